@@ -522,10 +522,10 @@ MLP_API int mlp_model_load_buffer(mlp_model **model, const void *data,
  */
 MLP_API int mlp_model_save(const mlp_model *model, const char *path);
 /*
- * Serialises model into buf as mlp_model_save would write it. *size
- * receives the file's size; buf may be NULL (or capacity too small) to ask
- * for it, and then nothing is written and MLP_ERR_ARG is returned only
- * when buf is not NULL.
+ * Serialises model into buf, byte for byte what mlp_model_save writes.
+ * *size always receives the file's size. With buf NULL only the size is
+ * computed (MLP_OK); with capacity < *size nothing is written and
+ * MLP_ERR_ARG is returned. Thread-safe.
  */
 MLP_API int mlp_model_save_buffer(const mlp_model *model, void *buf,
                                   size_t capacity, size_t *size);
