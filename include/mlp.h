@@ -900,6 +900,7 @@ typedef struct mlp_train_stats {
                            training loss without validation data) */
   uint64_t best_epoch;  /* epoch of the best loss so far */
   double best_loss;
+  int stopping;         /* epoch end: early stopping ends the run here */
 } mlp_train_stats;
 
 /* Return 0 to continue, nonzero to stop the run (the trainer then stops
