@@ -86,7 +86,17 @@ static const char *const generic_cores[] = {
     "Unknown",
 };
 
-static void *sym(const char *name) { return dlsym(RTLD_DEFAULT, name); }
+/* dlsym for a function: ISO C has no conversion from void * to a function
+ * pointer, so the address is copied bytewise (what POSIX guarantees). */
+typedef void (*any_fn)(void);
+static any_fn sym(const char *name) {
+  void *p = dlsym(RTLD_DEFAULT, name);
+  any_fn f = NULL;
+
+  if (p)
+    memcpy(&f, &p, sizeof f);
+  return f;
+}
 
 static void read_cpu_brand(void) {
   unsigned regs[12];
