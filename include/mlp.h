@@ -759,7 +759,8 @@ MLP_API void *mlp_grad_params_mut(mlp_grad *grad, size_t *count);
  * forward pass through ctx, with respect to every W_k and b_k of model.
  * ctx must have been created with MLP_CTX_KEEP and its last mlp_forward
  * must have run on x (batch rows, at most the context's max_batch and the
- * grad's max_batch; x is not kept by the context, so it is passed again).
+ * grad's max_batch). x may be NULL: the x of that pass is then read again
+ * and must still be valid and unchanged.
  * labels (cross-entropy: one class per row) or targets (MSE, BCE: batch x
  * widths[N] of dtype) describe the wanted outputs; the other may be NULL.
  * Cross-entropy needs a softmax last layer, BCE a sigmoid one.
