@@ -569,8 +569,9 @@ typedef enum mlp_csv_header {
 typedef struct mlp_dataset_options {
   mlp_format format;   /* MLP_FORMAT_AUTO */
   mlp_dtype dtype;     /* MLP_F32: the type mlp_dataset_read writes */
-  /* Factor applied to integer data (u8 pixels: 1.0 / 255); float data is
-   * never scaled. 1.0 by default. Must be finite. */
+  /* Factor applied to integer .npy/IDX data (u8 pixels: 1.0 / 255) and to
+   * every CSV value; float .npy/IDX data is never scaled. 1.0 by default.
+   * Must be finite. */
   double scale;
   mlp_csv_header csv_header; /* MLP_CSV_HEADER_AUTO */
   /* The 0-based column split off as int32 labels, MLP_CSV_LABEL_LAST or
