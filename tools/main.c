@@ -17,10 +17,8 @@ typedef struct command {
 static const command commands[] = {
     {"info", mlp_cmd_info, "show a model's layers, size, BLAS and kernels"},
     {"init", mlp_cmd_init, "create a model with initialised parameters"},
-#ifdef MLP_TOOL_HAVE_DATASETS
     {"run", mlp_cmd_run, "run the forward pass over a dataset"},
     {"eval", mlp_cmd_eval, "loss and accuracy of a model on a dataset"},
-#endif
 #ifdef MLP_TOOL_HAVE_TRAIN
     {"train", mlp_cmd_train, "train a model on a dataset"},
 #endif
