@@ -119,7 +119,8 @@ int mlp_cmd_eval(int argc, char **argv) {
   tool_progress progress;
   int c, rc, json = 0;
 
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case 'l':
       if (mlp_loss_parse(optarg, &loss) != MLP_OK) {
@@ -150,8 +151,7 @@ int mlp_cmd_eval(int argc, char **argv) {
       usage(stdout);
       return TOOL_EXIT_OK;
     default:
-      usage(stderr);
-      return TOOL_EXIT_USAGE;
+      return tool_bad_option(c, argv);
     }
   }
   if (argc - optind != 3) {

@@ -58,7 +58,8 @@ int mlp_cmd_info(int argc, char **argv) {
   size_t n, params, elem;
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
     case 'a':
       acts = optarg;
@@ -67,8 +68,7 @@ int mlp_cmd_info(int argc, char **argv) {
       usage(stdout);
       return TOOL_EXIT_OK;
     default:
-      usage(stderr);
-      return TOOL_EXIT_USAGE;
+      return tool_bad_option(c, argv);
     }
   }
   if (argc - optind != 1) {

@@ -55,7 +55,8 @@ int mlp_cmd_init(int argc, char **argv) {
   mlp_model *m = NULL;
   int c, rc = TOOL_EXIT_USAGE;
 
-  while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'd':
       dims_text = optarg;
@@ -85,8 +86,7 @@ int mlp_cmd_init(int argc, char **argv) {
       usage(stdout);
       return TOOL_EXIT_OK;
     default:
-      usage(stderr);
-      return TOOL_EXIT_USAGE;
+      return tool_bad_option(c, argv);
     }
   }
   if (optind != argc) {

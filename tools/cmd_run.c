@@ -49,7 +49,8 @@ int mlp_cmd_run(int argc, char **argv) {
   tool_progress progress;
   int c, rc;
 
-  while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'o':
       out = optarg;
@@ -73,8 +74,7 @@ int mlp_cmd_run(int argc, char **argv) {
       usage(stdout);
       return TOOL_EXIT_OK;
     default:
-      usage(stderr);
-      return TOOL_EXIT_USAGE;
+      return tool_bad_option(c, argv);
     }
   }
   if (argc - optind != 2 || !out) {

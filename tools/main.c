@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
   tool_blas_fix("mlp", argv);
 
   if (argc < 2) {
-    usage(stderr);
+    tool_error("missing command: info, init, run, eval (try 'mlp --help')");
     return TOOL_EXIT_USAGE;
   }
   if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||

@@ -4,6 +4,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +42,20 @@ int tool_fail(int status) {
 /* ------------------------------------------------------------------------
  * Arguments
  */
+
+int tool_bad_option(int c, char **argv) {
+  const char *opt = optind > 0 ? argv[optind - 1] : "?";
+  char shortopt[3] = {'-', (char)optopt, '\0'};
+  /* For a short option, argv[optind - 1] may hold several; name the one. */
+  if (optopt && opt[0] == '-' && opt[1] != '-')
+    opt = shortopt;
+  if (c == ':')
+    tool_error("option '%s' needs a value (try '%s --help')", opt,
+               tool_name());
+  else
+    tool_error("unknown option '%s' (try '%s --help')", opt, tool_name());
+  return TOOL_EXIT_USAGE;
+}
 
 int tool_parse_size(const char *opt, const char *text, size_t min, size_t max,
                     size_t *out) {

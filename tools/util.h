@@ -39,6 +39,11 @@ int tool_fail(int status);
  * Argument parsing helpers. Each returns 0 on success; on failure it
  * prints one line naming the option (via tool_error) and returns -1.
  */
+/* After getopt_long returned '?' or ':' (optstring must start with ':'
+ * and opterr be 0): prints one line naming the bad option and pointing to
+ * --help; returns TOOL_EXIT_USAGE. */
+int tool_bad_option(int c, char **argv);
+
 /* A decimal integer in [min, max]. */
 int tool_parse_size(const char *opt, const char *text, size_t min, size_t max,
                     size_t *out);
