@@ -73,6 +73,11 @@ def main():
     with open(path, 'w', newline='') as f:
         f.write(text)
     gz(path, path + '.gz')
+    # Two lines of 300000 fields: longer than the first gzip line buffer.
+    line = ','.join(str(j % 10) for j in range(300000)) + '\n'
+    with open(os.path.join(HERE, 'csv', 'wide.csv.gz'), 'wb') as out:
+        with gzip.GzipFile(fileobj=out, mode='wb', mtime=0) as g:
+            g.write((line + line).encode())
 
     codes = {'u1': 0x08, 'i1': 0x09, 'i2': 0x0B, 'i4': 0x0C, 'f4': 0x0D,
              'f8': 0x0E}
