@@ -40,12 +40,13 @@ static void forward_chunk(const mlp_model *m, mlp_ctx *c, const void *x,
 
 int mlp_forward(const mlp_model *m, mlp_ctx *c, const void *x, size_t batch,
                 void *y) {
-  const size_t in_row = m ? m->widths[0] * m->elem : 0;
-  const size_t out_row = m ? m->widths[m->n_layers] * m->elem : 0;
+  size_t in_row, out_row;
   int rc = mlp__check_ctx(m, c, "mlp_forward");
 
   if (rc != MLP_OK)
     return rc;
+  in_row = m->widths[0] * m->elem;
+  out_row = m->widths[m->n_layers] * m->elem;
   if (!x || !y)
     return mlp__fail(MLP_ERR_NULL, "mlp_forward: %s is NULL",
                      x ? "y" : "x");

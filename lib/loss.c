@@ -203,7 +203,7 @@ int mlp_accuracy(mlp_dtype dtype, const void *y, size_t batch, size_t width,
   if (batch == 0)
     return mlp__fail(MLP_ERR_BATCH, "mlp_accuracy: batch is 0");
   for (size_t i = 0; i < batch; i++) {
-    int32_t p;
+    int32_t p = -1;
     int rc = mlp_argmax(dtype, (const char *)y + i * width *
                                                      mlp_dtype_size(dtype),
                         1, width, &p);

@@ -141,7 +141,7 @@ int mlp_model_clone(const mlp_model *src, mlp_model **copy) {
   rc = mlp_model_create(copy, src->dtype, src->n_layers, src->widths, acts,
                         src->storage);
   mlp__free(acts);
-  if (rc != MLP_OK)
+  if (rc != MLP_OK || !*copy)
     return rc;
   for (size_t k = 0; k < src->n_layers; k++)
     (*copy)->layers[k].slope = src->layers[k].slope;
@@ -249,7 +249,6 @@ int mlp_model_set_layer(mlp_model *m, size_t k, const void *w,
   l = &m->layers[k - 1];
   bad = first_nonfinite(m->dtype, w, l->in * l->out);
   if (bad < l->in * l->out) {
-    rows = layout == MLP_LAYOUT_IN_OUT ? l->in : l->out;
     cols = layout == MLP_LAYOUT_IN_OUT ? l->out : l->in;
     return mlp__fail(MLP_ERR_NONFINITE,
                      "mlp_model_set_layer: layer %zu: weight [%zu][%zu] is "

@@ -69,7 +69,8 @@ int mlp__fail(int status, const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
-  vsnprintf(last_message, sizeof last_message, fmt, ap);
+  /* The analyzer of clang 14 misreads va_start here. */
+  vsnprintf(last_message, sizeof last_message, fmt, ap); // NOLINT
   va_end(ap);
   if (log_fn)
     log_fn(status, last_message, log_user);
