@@ -3,6 +3,7 @@
  * and regression), the same seed gives the same model bit for bit, early
  * stopping and restore_best, stopping on request, argument errors.
  */
+#define _POSIX_C_SOURCE 200112L
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -293,6 +294,76 @@ START_TEST(errors) {
 }
 END_TEST
 
+/* An allocator that fails the n-th allocation from now. */
+static long fail_at;
+static void *failing_alloc(size_t size, size_t align, void *user) {
+  void *p = NULL;
+  (void)user;
+  if (fail_at-- == 0)
+    return NULL;
+  if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align,
+                     size ? size : 1) != 0)
+    return NULL;
+  return p;
+}
+static void plain_free(void *p, void *user) {
+  (void)user;
+  free(p);
+}
+
+/* Every allocation of the trainer (context, grad, optimiser state,
+ * buffers) fails in turn: each is reported, none leaks (valgrind and ASan
+ * runs check that), and the first success trains. */
+START_TEST(allocation_failures) {
+  const mlp_allocator failing = {failing_alloc, plain_free, NULL};
+  mlp_train_config c;
+  mlp_train_data tr = {xs, ls, NULL, ROWS};
+  int done = 0;
+
+  make_classes();
+  mlp_set_allocator(&failing);
+  fail_at = -1;
+  mlp_model *m = make_model(MLP_F32, cls_acts, cls_widths, 3);
+  mlp_train_config_default(&c);
+  c.epochs = 1;
+  c.restore_best = 1;
+  for (long n = 0; n < 100 && !done; n++) {
+    mlp_trainer *t = NULL;
+    fail_at = n;
+    int status = mlp_trainer_create(&t, m, &c, ROWS);
+    fail_at = -1;
+    if (status == MLP_OK) {
+      done = 1;
+      ck_assert_int_eq(mlp_trainer_fit(t, &tr, NULL, NULL), MLP_OK);
+    } else {
+      ck_assert_int_eq(status, MLP_ERR_NOMEM);
+      ck_assert_ptr_null(t);
+    }
+    mlp_trainer_free(t);
+  }
+  ck_assert(done);
+  for (int k = MLP_OPTIM_SGD; k <= MLP_OPTIM_ADAMW; k++) {
+    mlp_optim_config oc;
+    mlp_optim_config_default(&oc, (mlp_optim_kind)k);
+    done = 0;
+    for (long n = 0; n < 20 && !done; n++) {
+      mlp_optim *o = NULL;
+      fail_at = n;
+      int status = mlp_optim_create(&o, m, &oc);
+      fail_at = -1;
+      if (status == MLP_OK)
+        done = 1;
+      else
+        ck_assert_int_eq(status, MLP_ERR_NOMEM);
+      mlp_optim_free(o);
+    }
+    ck_assert(done);
+  }
+  mlp_model_free(m);
+  mlp_set_allocator(NULL);
+}
+END_TEST
+
 static Suite *train_suite(void) {
   Suite *s = suite_create("train");
   TCase *tc = tcase_create("train");
@@ -303,6 +374,7 @@ static Suite *train_suite(void) {
   tcase_add_test(tc, early_stopping_restores_best);
   tcase_add_test(tc, stop_on_request);
   tcase_add_test(tc, errors);
+  tcase_add_test(tc, allocation_failures);
   suite_add_tcase(s, tc);
   return s;
 }
