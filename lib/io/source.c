@@ -99,10 +99,14 @@ static int gz_failure(mlp__src *s) {
                      strerror(errno));
   if (zerr == Z_MEM_ERROR)
     return mlp__fail(MLP_ERR_NOMEM, "%s: zlib out of memory", s->path);
+  if (msg == NULL)
+    msg = "unknown zlib error";
+  /* zlib names the stream "<fd:N>" before its message: drop that. */
+  if (strncmp(msg, "<fd:", 4) == 0 && strstr(msg, ">: ") != NULL)
+    msg = strstr(msg, ">: ") + 3;
   return mlp__fail(MLP_ERR_FORMAT,
                    "%s: corrupt gzip data near uncompressed byte %llu: %s",
-                   s->path, (unsigned long long)s->pos,
-                   msg != NULL ? msg : "unknown zlib error");
+                   s->path, (unsigned long long)s->pos, msg);
 }
 
 int mlp__src_read(mlp__src *s, void *buf, size_t n, size_t *got) {

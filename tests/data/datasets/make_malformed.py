@@ -127,12 +127,20 @@ def main():
          'labels', 'MLP_ERR_LABEL', 'row 1: 2.5 is not a class index')
     case('labels_wide.npy', npy(hdr(), good), 'labels', 'MLP_ERR_SHAPE',
          'needs one value per row, this one has 3')
-    full = npy(hdr(shape='(64, 64)'), b'\1' * 64 * 64 * 4)
-    case('gz_cut.npy.gz', gz(full)[:-3000], 'read', F, '')
+    noise = b''.join(struct.pack('<I', (i * 2654435761) % 2**32 >> 7)
+                     for i in range(64 * 64))
+    full = npy(hdr(shape='(64, 64)'), noise)
+    case('gz_cut.npy.gz', gz(full)[:-3000], 'read', F,
+         'unexpected end of file')
     bad = bytearray(gz(full))
-    for i in range(40, 60):
+    for i in range(len(bad) // 2, len(bad) // 2 + 20):
         bad[i] ^= 0x5A
-    case('gz_corrupt.npy.gz', bytes(bad), 'read', F, 'corrupt gzip data')
+    # zlib inflates up to 512 KiB ahead, so this small file fails at open.
+    case('gz_corrupt.npy.gz', bytes(bad), 'open', F, 'corrupt gzip data')
+    zeros = bytearray(gz(npy(hdr(shape='(1024, 1024)'), bytes(4 << 20))))
+    zeros[-8] ^= 0xFF
+    case('gz_crc.npy.gz', bytes(zeros), 'read', F,
+         'corrupt gzip data near uncompressed byte')
     case('gz_short.npy.gz', gz(npy(hdr(shape='(100, 3)'), good)), 'read',
          F, 'truncated at byte')
     # IDX
@@ -155,7 +163,7 @@ def main():
     case('overflow_bytes.idx', idx(0x0E, [0xFFFFFFFF, 0xFFFFFFFF]), 'open',
          O, 'data size exceeds size_t')
     case('cut.idx.gz', gz(idx(0x08, [10, 10], b'\7' * 60)), 'read', F,
-         'truncated at byte 8: the array data needs 100 bytes, 60 left')
+         'truncated at byte 12: the array data needs 100 bytes, 60 left')
     # CSV
     case('ragged.csv', 'a,b,c\n1,2,3\n4,5\n', 'open', F,
          'line 3: 2 fields, expected 3 as on line 1')
