@@ -2,6 +2,7 @@
  * alloc.c - every allocation of the library goes through here, so that a
  * caller's allocator (and the tests' failing one) sees all of them.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,10 @@ void mlp_set_allocator(const mlp_allocator *a) {
 }
 
 void *mlp__alloc(size_t size) {
+  /* No object may be larger than PTRDIFF_MAX bytes; asking for one is a
+   * size computation gone wrong, answered like a failed allocation. */
+  if (size > PTRDIFF_MAX)
+    return NULL;
   return allocator.alloc(size ? size : 1, MLP__ALIGN, allocator.user);
 }
 

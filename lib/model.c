@@ -71,10 +71,10 @@ int mlp_model_create(mlp_model **model, mlp_dtype dtype, size_t n_layers,
                        "overflow size_t",
                        k, widths[k - 1], widths[k]);
   }
-  if (mlp__mul_overflow(total, elem, &bytes))
+  if (mlp__mul_overflow(total, elem, &bytes) || bytes > PTRDIFF_MAX)
     return mlp__fail(MLP_ERR_OVERFLOW,
-                     "mlp_model_create: %zu parameters of %zu bytes overflow "
-                     "size_t",
+                     "mlp_model_create: %zu parameters of %zu bytes exceed "
+                     "the largest object (PTRDIFF_MAX bytes)",
                      total, elem);
 
   m = mlp__calloc(1, sizeof *m);

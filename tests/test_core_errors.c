@@ -20,6 +20,7 @@ START_TEST(model_create_errors) {
   const size_t huge[] = {SIZE_MAX / 2, 4, 3};
   const size_t big[] = {(size_t)1 << 31, 2, 3};
   const size_t wide[] = {(size_t)1 << 30, (size_t)1 << 30, 2};
+  const size_t large[] = {(size_t)1 << 30, (size_t)1 << 28, 2};
   const mlp_act bad[] = {MLP_ACT_RELU, (mlp_act)42};
 
   ck_assert_int_eq(mlp_model_create(NULL, MLP_F32, 2, W3, A2, 0),
@@ -46,8 +47,12 @@ START_TEST(model_create_errors) {
   ck_assert_int_eq(mlp_model_create(&m, MLP_F32, 2, big, A2, 0),
                    MLP_ERR_OVERFLOW);
   assert_msg("BLAS");
-  /* 2^60 parameters: the sizes fit size_t, the allocation fails. */
+  /* 2^60 doubles: the count fits size_t, the bytes exceed PTRDIFF_MAX. */
   ck_assert_int_eq(mlp_model_create(&m, MLP_F64, 2, wide, A2, 0),
+                   MLP_ERR_OVERFLOW);
+  assert_msg("PTRDIFF_MAX");
+  /* 2^61 bytes: a valid size that no allocator here can provide. */
+  ck_assert_int_eq(mlp_model_create(&m, MLP_F64, 2, large, A2, 0),
                    MLP_ERR_NOMEM);
   ck_assert_ptr_null(m);
 }
