@@ -879,8 +879,8 @@ int mlp_cmd_train(int argc, char **argv) {
     if (st.save_failed)
       rc = TOOL_EXIT_FAILURE;
     else if (rc == MLP_ERR_INTERRUPTED) {
-      tool_error("interrupted after epoch %llu step %llu; %s",
-                 (unsigned long long)(fin.epoch - 1),
+      tool_error("interrupted in epoch %llu after step %llu; %s",
+                 (unsigned long long)fin.epoch,
                  (unsigned long long)fin.step,
                  st.saved ? "the best model so far is saved"
                           : "no epoch completed, no model saved");
