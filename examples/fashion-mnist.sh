@@ -45,7 +45,7 @@ if [ ! -x "$build/tools/mlp" ]; then
   ninja -C "$build" >&2
 fi
 
-# 784 pixels scaled to [0, 1] -> 256 -> 128 -> 10 classes; Adam with a
+# 784 pixels scaled to [0, 1] -> 256 -> 128 -> 10 classes; AdamW with a
 # cosine decay over the run; the best epoch by validation loss is kept.
 exec "$build/tools/mlp" train \
   --dims 784,256,128,10 --activations relu,relu,softmax --init he \
@@ -54,6 +54,7 @@ exec "$build/tools/mlp" train \
   --scale 1/255 --val-split 0.1 \
   --test-x "$data/t10k-images-idx3-ubyte.gz" \
   --test-labels "$data/t10k-labels-idx1-ubyte.gz" \
-  --optim adam --lr 0.001 --schedule cosine --epochs "$epochs" \
+  --optim adamw --lr 0.001 --weight-decay 0.05 --schedule cosine \
+  --epochs "$epochs" \
   --batch 128 --seed "$seed" --threads "$threads" \
   -o "$out"
