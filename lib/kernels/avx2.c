@@ -1,13 +1,26 @@
 /*
  * avx2.c - the AVX2 + FMA kernel set: vec_body.h over 256-bit vectors,
- * 8 floats or 4 doubles, with maskload/maskstore for row tails. Built with
- * -mavx2 -mfma; dispatch.c runs it only when the CPU and OS support it.
+ * 8 floats or 4 doubles, with maskload/maskstore for row tails, compiled
+ * for the AVX2 + FMA target; dispatch.c runs it only when the CPU and OS
+ * support it.
  * erfc (gelu) comes from glibc's libmvec (see docs/kernels.md).
  */
-#include <immintrin.h>
 #include <math.h>
 
 #include "kernels/kernels.h"
+
+/* Everything below is compiled as if with -mavx2 -mfma, through the
+ * compiler's target pragma, so that this file sits among the library's
+ * ordinary sources (and its objects reach the white-box tests). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))),              \
+                             apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
 
 /* libmvec's AVX2 erfc, by its vector-ABI names. */
 __m256 _ZGVdN8v_erfcf(__m256 x);
@@ -173,3 +186,9 @@ const mlp__kernel_table mlp__kernels_avx2 = {
     .bwd_f32 = MLP__KERNEL_ROW(bwd, f32),
     .bwd_f64 = MLP__KERNEL_ROW(bwd, f64),
 };
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif

@@ -25,8 +25,8 @@
  */
 typedef void (*mlp__fwd_f32)(float *z, float *y, const float *b, size_t rows,
                              size_t n, float alpha);
-typedef void (*mlp__fwd_f64)(double *z, double *y, const double *b,
-                             size_t rows, size_t n, double alpha);
+typedef void (*mlp__fwd_f64)(double *z, double *y, const double *b, size_t rows,
+                             size_t n, double alpha);
 
 /*
  * Backward through f, elementwise over count = rows * n elements:
@@ -38,9 +38,8 @@ typedef void (*mlp__fwd_f64)(double *z, double *y, const double *b,
  */
 typedef void (*mlp__bwd_f32)(const float *z, const float *y, const float *dy,
                              float *dz, size_t rows, size_t n, float alpha);
-typedef void (*mlp__bwd_f64)(const double *z, const double *y,
-                             const double *dy, double *dz, size_t rows,
-                             size_t n, double alpha);
+typedef void (*mlp__bwd_f64)(const double *z, const double *y, const double *dy,
+                             double *dz, size_t rows, size_t n, double alpha);
 
 typedef struct mlp__kernel_table {
   mlp_kernels set;
@@ -57,14 +56,11 @@ typedef struct mlp__kernel_table {
  * DIR_gelu_T, DIR_silu_T and DIR_softmax_T (DIR fwd or bwd, T f32 or f64). */
 #define MLP__KERNEL_ROW(DIR, T)                                                \
   {                                                                            \
-      [MLP_ACT_IDENTITY] = DIR##_identity_##T,                                 \
-      [MLP_ACT_RELU] = DIR##_relu_##T,                                         \
-      [MLP_ACT_LEAKY_RELU] = DIR##_leaky_##T,                                  \
-      [MLP_ACT_SIGMOID] = DIR##_sigmoid_##T,                                   \
-      [MLP_ACT_TANH] = DIR##_tanh_##T,                                         \
-      [MLP_ACT_GELU] = DIR##_gelu_##T,                                         \
-      [MLP_ACT_SILU] = DIR##_silu_##T,                                         \
-      [MLP_ACT_SOFTMAX] = DIR##_softmax_##T,                                   \
+    [MLP_ACT_IDENTITY] = DIR##_identity_##T, [MLP_ACT_RELU] = DIR##_relu_##T,  \
+    [MLP_ACT_LEAKY_RELU] = DIR##_leaky_##T,                                    \
+    [MLP_ACT_SIGMOID] = DIR##_sigmoid_##T, [MLP_ACT_TANH] = DIR##_tanh_##T,    \
+    [MLP_ACT_GELU] = DIR##_gelu_##T, [MLP_ACT_SILU] = DIR##_silu_##T,          \
+    [MLP_ACT_SOFTMAX] = DIR##_softmax_##T,                                     \
   }
 
 /* The table of a set, or NULL when it cannot run on this machine. AUTO

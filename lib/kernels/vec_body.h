@@ -169,7 +169,7 @@ static inline V VB(act_silu)(V v, V a) {
  */
 
 #define VB_FWD(ACT)                                                            \
-  static void VB(fwd_##ACT)(T * z, T * y, const T *b, size_t rows, size_t n, \
+  static void VB(fwd_##ACT)(T * z, T * y, const T *b, size_t rows, size_t n,   \
                             T alpha) {                                         \
     const V va = V_SET1(alpha);                                                \
     if (!b) {                                                                  \
@@ -297,7 +297,7 @@ static inline V VB(der_silu)(V z, V y, V a) {
 }
 
 #define VB_BWD(ACT)                                                            \
-  static void VB(bwd_##ACT)(const T *z, const T *y, const T *dy, T *dz,       \
+  static void VB(bwd_##ACT)(const T *z, const T *y, const T *dy, T *dz,        \
                             size_t rows, size_t n, T alpha) {                  \
     const V va = V_SET1(alpha);                                                \
     size_t count = rows * n, j = 0;                                            \
@@ -307,8 +307,8 @@ static inline V VB(der_silu)(V z, V y, V a) {
     }                                                                          \
     if (j < count) {                                                           \
       size_t k = count - j;                                                    \
-      V d = VB(der_##ACT)(V_LOADN(z + j, k, (T)0), V_LOADN(y + j, k, (T)0),   \
-                          va);                                                 \
+      V d =                                                                    \
+          VB(der_##ACT)(V_LOADN(z + j, k, (T)0), V_LOADN(y + j, k, (T)0), va); \
       V_STOREN(dz + j, V_MUL(V_LOADN(dy + j, k, (T)0), d), k);                 \
     }                                                                          \
   }
@@ -334,8 +334,7 @@ static void VB(bwd_softmax)(const T *z, const T *y, const T *dy, T *dz,
     for (size_t j = 0; j < end; j += W)
       acc = V_FMA(V_LOAD(dyr + j), V_LOAD(yr + j), acc);
     if (k)
-      acc = V_FMA(V_LOADN(dyr + end, k, (T)0), V_LOADN(yr + end, k, (T)0),
-                  acc);
+      acc = V_FMA(V_LOADN(dyr + end, k, (T)0), V_LOADN(yr + end, k, (T)0), acc);
     V dot = V_SET1(V_HSUM(acc));
     for (size_t j = 0; j < end; j += W)
       V_STORE(dzr + j, V_MUL(V_LOAD(yr + j), V_SUB(V_LOAD(dyr + j), dot)));
