@@ -338,6 +338,11 @@ int tool_load_model(const char *path, const char *acts_text, int override,
   }
   rc = mlp_model_load(model, path, &opts);
   free(acts);
+  if (rc == MLP_ERR_ACTIVATION && !acts_text &&
+      strstr(mlp_last_error(), "names no activations")) {
+    tool_error("%s (give them with --activations LIST)", mlp_last_error());
+    return TOOL_EXIT_FAILURE;
+  }
   return rc == MLP_OK ? TOOL_EXIT_OK : tool_fail(rc);
 }
 
