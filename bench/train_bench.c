@@ -11,10 +11,11 @@
  *
  *   train-bench [--workload mnist,deep,...] [--batch 256,...]
  *               [--threads 1,2] [--optim sgd|momentum|adam]
- *               [--min-time S] [--reps N]
+ *               [--min-time S] [--reps N] [--stat median|min]
  *
- * Prints one table row per (workload, batch, threads): median milliseconds
- * of the step and of its parts, the floor, and the ratio.
+ * Prints one table row per (workload, batch, threads): the median (or
+ * fastest) repetition's milliseconds of the step and of its parts, the
+ * floor, and the ratio.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* RTLD_DEFAULT */
@@ -79,26 +80,37 @@ static int cmp_double(const void *a, const void *b) {
 
 static double min_time = 0.3;
 static int reps = 5;
+static int use_min = 0; /* report the fastest repetition, not the median */
 
-/* Median over reps of the mean time of fn in a loop of >= min_time. */
+/*
+ * Times several functions: per repetition, each in turn runs in a loop of
+ * >= min_time and gets its mean time per call; out[i] is the median (or
+ * minimum) over the repetitions. Interleaving the functions exposes them
+ * all to the same conditions, so the ratios hold on a busy machine too.
+ */
 typedef void (*bench_fn)(void *arg);
-static double measure(bench_fn fn, void *arg) {
-  double t[64];
+static void measure(const bench_fn *fn, size_t nfn, void *arg,
+                    double *out) {
+  double t[16][64];
   int n = reps < 64 ? reps : 64;
 
-  for (double s = now(); now() - s < min_time / 4;)
-    fn(arg);
-  for (int r = 0; r < n; r++) {
-    long iters = 0;
-    double s = now(), e;
-    do {
-      fn(arg);
-      iters++;
-    } while ((e = now()) - s < min_time);
-    t[r] = (e - s) / (double)iters;
+  for (size_t f = 0; f < nfn && f < 16; f++)
+    for (double s = now(); now() - s < min_time / 4;)
+      fn[f](arg);
+  for (int r = 0; r < n; r++)
+    for (size_t f = 0; f < nfn && f < 16; f++) {
+      long iters = 0;
+      double s = now(), e;
+      do {
+        fn[f](arg);
+        iters++;
+      } while ((e = now()) - s < min_time);
+      t[f][r] = (e - s) / (double)iters;
+    }
+  for (size_t f = 0; f < nfn && f < 16; f++) {
+    qsort(t[f], (size_t)n, sizeof t[f][0], cmp_double);
+    out[f] = use_min ? t[f][0] : t[f][n / 2];
   }
-  qsort(t, (size_t)n, sizeof *t, cmp_double);
-  return t[n / 2];
 }
 
 /* The state of one configuration. */
@@ -264,6 +276,8 @@ int main(int argc, char **argv) {
       min_time = atof(v), i++;
     else if (v && strcmp(a, "--reps") == 0)
       reps = atoi(v), i++;
+    else if (v && strcmp(a, "--stat") == 0)
+      use_min = strcmp(v, "min") == 0, i++;
     else if (v && strcmp(a, "--optim") == 0) {
       if (mlp_optim_parse(v, &kind) != MLP_OK) {
         fprintf(stderr, "train-bench: %s\n", mlp_last_error());
@@ -273,7 +287,8 @@ int main(int argc, char **argv) {
     } else {
       fprintf(stderr,
               "usage: train-bench [--workload LIST] [--batch LIST] "
-              "[--threads LIST] [--optim NAME] [--min-time S] [--reps N]\n");
+              "[--threads LIST] [--optim NAME] [--min-time S] [--reps N] "
+              "[--stat median|min]\n");
       return 2;
     }
   }
@@ -286,10 +301,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   mlp_blas_info_get(&info);
-  printf("# BLAS %s %s, core %s%s; kernels %s; optimiser %s\n", info.vendor,
-         info.version, info.core,
+  printf("# BLAS %s %s, core %s%s; kernels %s; optimiser %s; %s of %d\n",
+         info.vendor, info.version, info.core,
          info.slow_core ? " (slow: set OPENBLAS_CORETYPE)" : "",
-         mlp_kernels_name(mlp_kernels_active()), mlp_optim_name(kind));
+         mlp_kernels_name(mlp_kernels_active()), mlp_optim_name(kind),
+         use_min ? "min" : "median", reps);
   printf("%-6s %6s %3s %10s %10s %10s %10s %10s %7s\n", "work", "batch",
          "thr", "fwd_ms", "bwd_ms", "upd_ms", "step_ms", "floor_ms",
          "ratio");
@@ -313,12 +329,13 @@ int main(int argc, char **argv) {
         if (batch == 0 || threads < 1 || setup(&r, w, batch, kind) != 0)
           return 1;
         mlp_blas_set_threads(threads);
+        static const bench_fn fns[5] = {do_forward, do_backward, do_update,
+                                        do_step, do_floor};
+        double ms[5];
         do_forward(&r); /* the backward pass needs a forward first */
-        double fwd = measure(do_forward, &r);
-        double bwd = measure(do_backward, &r);
-        double upd = measure(do_update, &r);
-        double step = measure(do_step, &r);
-        double floor = measure(do_floor, &r);
+        measure(fns, 5, &r, ms);
+        double fwd = ms[0], bwd = ms[1], upd = ms[2], step = ms[3];
+        double floor = ms[4];
         printf("%-6s %6zu %3d %10.3f %10.3f %10.3f %10.3f %10.3f %7.3f\n",
                w->name, batch, threads, 1e3 * fwd, 1e3 * bwd, 1e3 * upd,
                1e3 * step, 1e3 * floor, step / floor);
