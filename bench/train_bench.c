@@ -46,7 +46,9 @@ static const workload workloads[] = {
     {"seed", 3, {2, 3, 2, 2}, {R, R, S}},
     {"mnist", 3, {784, 512, 512, 10}, {R, R, S}},
     {"wide", 3, {1024, 4096, 4096, 1024}, {R, R, I}},
-    {"deep", 9, {256, 256, 256, 256, 256, 256, 256, 256, 256, 10},
+    {"deep",
+     9,
+     {256, 256, 256, 256, 256, 256, 256, 256, 256, 10},
      {T, T, T, T, T, T, T, T, S}},
 };
 #undef R
@@ -61,9 +63,8 @@ static const workload workloads[] = {
  * gives it no BLAS dependency); the enum values are CBLAS's standard ones.
  */
 typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k,
-                         float alpha, const float *a, int lda,
-                         const float *b, int ldb, float beta, float *c,
-                         int ldc);
+                         float alpha, const float *a, int lda, const float *b,
+                         int ldb, float beta, float *c, int ldc);
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 static sgemm_fn sgemm;
 
@@ -89,8 +90,7 @@ static int use_min = 0; /* report the fastest repetition, not the median */
  * all to the same conditions, so the ratios hold on a busy machine too.
  */
 typedef void (*bench_fn)(void *arg);
-static void measure(const bench_fn *fn, size_t nfn, void *arg,
-                    double *out) {
+static void measure(const bench_fn *fn, size_t nfn, void *arg, double *out) {
   double t[16][64];
   int n = reps < 64 ? reps : 64;
 
@@ -135,8 +135,8 @@ static void do_forward(void *arg) {
 }
 static void do_backward(void *arg) {
   run *r = arg;
-  mlp_backward(r->model, r->ctx, r->x, r->batch, r->loss, r->labels,
-               r->targets, r->grad);
+  mlp_backward(r->model, r->ctx, r->x, r->batch, r->loss, r->labels, r->targets,
+               r->grad);
 }
 static void do_update(void *arg) {
   run *r = arg;
@@ -178,8 +178,7 @@ static float *randoms(size_t n, uint64_t *s) {
   return p;
 }
 
-static int setup(run *r, const workload *w, size_t batch,
-                 mlp_optim_kind kind) {
+static int setup(run *r, const workload *w, size_t batch, mlp_optim_kind kind) {
   mlp_optim_config oc;
   size_t n = w->n, in = w->widths[0], out = w->widths[n];
   uint64_t s = 20240601;
@@ -187,8 +186,8 @@ static int setup(run *r, const workload *w, size_t batch,
   memset(r, 0, sizeof *r);
   r->w = w;
   r->batch = batch;
-  r->loss = w->acts[n - 1] == MLP_ACT_SOFTMAX ? MLP_LOSS_CROSS_ENTROPY
-                                              : MLP_LOSS_MSE;
+  r->loss =
+      w->acts[n - 1] == MLP_ACT_SOFTMAX ? MLP_LOSS_CROSS_ENTROPY : MLP_LOSS_MSE;
   mlp_optim_config_default(&oc, kind);
   /* The timed loops repeat one batch thousands of times; a tiny rate
    * keeps the network near its initial state (no drift into huge or
@@ -311,9 +310,8 @@ int main(int argc, char **argv) {
          info.slow_core ? " (slow: set OPENBLAS_CORETYPE)" : "",
          mlp_kernels_name(mlp_kernels_active()), mlp_optim_name(kind),
          use_min ? "min" : "median", reps);
-  printf("%-6s %6s %3s %10s %10s %10s %10s %10s %7s\n", "work", "batch",
-         "thr", "fwd_ms", "bwd_ms", "upd_ms", "step_ms", "floor_ms",
-         "ratio");
+  printf("%-6s %6s %3s %10s %10s %10s %10s %10s %7s\n", "work", "batch", "thr",
+         "fwd_ms", "bwd_ms", "upd_ms", "step_ms", "floor_ms", "ratio");
 
   size_t nw = split(wl_text, wl, 8), nb = split(batch_text, bt, 16);
   size_t nt = split(thr_text, th, 8);

@@ -31,8 +31,7 @@ static double loss_of(const mlp_model *m, mlp_ctx *c, const void *x,
                       const void *targets, void *y) {
   double mean = NAN;
   ck_assert_int_eq(mlp_forward(m, c, x, batch, y), MLP_OK);
-  ck_assert_int_eq(mlp_ctx_loss(c, loss, labels, targets, NULL, &mean),
-                   MLP_OK);
+  ck_assert_int_eq(mlp_ctx_loss(c, loss, labels, targets, NULL, &mean), MLP_OK);
   return mean;
 }
 
@@ -57,8 +56,8 @@ static void check_fd(size_t n, const size_t *widths, const mlp_act *acts,
   const double h = 1e-6;
 
   rng_state = seed;
-  ck_assert_int_eq(
-      mlp_model_create(&m, MLP_F64, n, widths, acts, storage), MLP_OK);
+  ck_assert_int_eq(mlp_model_create(&m, MLP_F64, n, widths, acts, storage),
+                   MLP_OK);
   ck_assert_int_eq(mlp_model_init(m, MLP_INIT_XAVIER_UNIFORM, seed, 1.0),
                    MLP_OK);
   double *p = mlp_model_params_mut(m, &count);
@@ -72,8 +71,7 @@ static void check_fd(size_t n, const size_t *widths, const mlp_act *acts,
   for (size_t i = 0; i < batch * out; i++)
     t[i] = loss == MLP_LOSS_BCE ? 0.5 + 0.5 * rnd() : rnd();
 
-  ck_assert_int_eq(mlp_ctx_create(&c, m, batch, MLP_CTX_KEEP, NULL, 0),
-                   MLP_OK);
+  ck_assert_int_eq(mlp_ctx_create(&c, m, batch, MLP_CTX_KEEP, NULL, 0), MLP_OK);
   ck_assert_int_eq(mlp_grad_create(&g, m, batch), MLP_OK);
   loss_of(m, c, x, batch, loss, labels, t, y);
   ck_assert_int_eq(mlp_backward(m, c, x, batch, loss, labels, t, g), MLP_OK);
@@ -160,30 +158,29 @@ START_TEST(f32_matches_f64) {
     x32[i] = (float)(x64[i] = (float)rnd());
   for (size_t i = 0; i < batch; i++)
     labels[i] = (int32_t)(i % 10);
-  ck_assert_int_eq(mlp_model_create(&m[0], MLP_F32, 3, widths, acts,
-                                    MLP_LAYOUT_IN_OUT),
-                   MLP_OK);
-  ck_assert_int_eq(mlp_model_create(&m[1], MLP_F64, 3, widths, acts,
-                                    MLP_LAYOUT_IN_OUT),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_model_create(&m[0], MLP_F32, 3, widths, acts, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
+  ck_assert_int_eq(
+      mlp_model_create(&m[1], MLP_F64, 3, widths, acts, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
   ck_assert_int_eq(mlp_model_init(m[0], MLP_INIT_HE_NORMAL, 5, 1.0), MLP_OK);
   float *p32 = mlp_model_params_mut(m[0], &count);
   double *p64 = mlp_model_params_mut(m[1], &count);
   for (size_t i = 0; i < count; i++)
     p64[i] = p32[i];
   for (int d = 0; d < 2; d++) {
-    ck_assert_int_eq(mlp_ctx_create(&c[d], m[d], batch, MLP_CTX_KEEP, NULL,
-                                    0),
+    ck_assert_int_eq(mlp_ctx_create(&c[d], m[d], batch, MLP_CTX_KEEP, NULL, 0),
                      MLP_OK);
     ck_assert_int_eq(mlp_grad_create(&g[d], m[d], batch), MLP_OK);
   }
   ck_assert_int_eq(mlp_forward(m[0], c[0], x32, batch, y32), MLP_OK);
   ck_assert_int_eq(mlp_forward(m[1], c[1], x64, batch, y64), MLP_OK);
-  ck_assert_int_eq(mlp_backward(m[0], c[0], x32, batch,
-                                MLP_LOSS_CROSS_ENTROPY, labels, NULL, g[0]),
+  ck_assert_int_eq(mlp_backward(m[0], c[0], x32, batch, MLP_LOSS_CROSS_ENTROPY,
+                                labels, NULL, g[0]),
                    MLP_OK);
-  ck_assert_int_eq(mlp_backward(m[1], c[1], x64, batch,
-                                MLP_LOSS_CROSS_ENTROPY, labels, NULL, g[1]),
+  ck_assert_int_eq(mlp_backward(m[1], c[1], x64, batch, MLP_LOSS_CROSS_ENTROPY,
+                                labels, NULL, g[1]),
                    MLP_OK);
   const float *g32 = mlp_grad_params(g[0], NULL);
   const double *g64 = mlp_grad_params(g[1], NULL);
@@ -193,8 +190,7 @@ START_TEST(f32_matches_f64) {
   for (size_t i = 0; i < count; i++)
     /* float32 rounding over sums of ~batch x width terms. */
     ck_assert_msg(fabs(g32[i] - g64[i]) <= 1e-4 * scale,
-                  "param %zu: f32 %.9g, f64 %.12g", i, (double)g32[i],
-                  g64[i]);
+                  "param %zu: f32 %.9g, f64 %.12g", i, (double)g32[i], g64[i]);
   for (int d = 0; d < 2; d++) {
     mlp_grad_free(g[d]);
     mlp_ctx_free(c[d]);
@@ -270,8 +266,8 @@ static void worked_reference(double grad[23], double *loss) {
 }
 
 /* The library's gradients of the worked example in [in, out] order. */
-static void worked_library(mlp_dtype dtype, mlp_layout storage,
-                           double grad[23], double *loss) {
+static void worked_library(mlp_dtype dtype, mlp_layout storage, double grad[23],
+                           double *loss) {
   const size_t widths[] = {2, 3, 2, 2};
   const mlp_act acts[] = {MLP_ACT_RELU, MLP_ACT_RELU, MLP_ACT_SOFTMAX};
   const double *w[3] = {&W1[0][0], &W2[0][0], &W3[0][0]};
@@ -283,8 +279,8 @@ static void worked_library(mlp_dtype dtype, mlp_layout storage,
   float wf[6], bf[3], xf[2] = {1, 2}, yf[2];
   double xd[2] = {1, 2}, yd[2];
 
-  ck_assert_int_eq(
-      mlp_model_create(&m, dtype, 3, widths, acts, storage), MLP_OK);
+  ck_assert_int_eq(mlp_model_create(&m, dtype, 3, widths, acts, storage),
+                   MLP_OK);
   for (size_t k = 1; k <= 3; k++) {
     size_t n = widths[k - 1] * widths[k];
     if (dtype == MLP_F32) {
@@ -292,27 +288,26 @@ static void worked_library(mlp_dtype dtype, mlp_layout storage,
         wf[i] = (float)w[k - 1][i];
       for (size_t i = 0; i < widths[k]; i++)
         bf[i] = (float)b[k - 1][i];
-      ck_assert_int_eq(
-          mlp_model_set_layer(m, k, wf, MLP_LAYOUT_IN_OUT, bf), MLP_OK);
-    } else {
-      ck_assert_int_eq(mlp_model_set_layer(m, k, w[k - 1], MLP_LAYOUT_IN_OUT,
-                                           b[k - 1]),
+      ck_assert_int_eq(mlp_model_set_layer(m, k, wf, MLP_LAYOUT_IN_OUT, bf),
                        MLP_OK);
+    } else {
+      ck_assert_int_eq(
+          mlp_model_set_layer(m, k, w[k - 1], MLP_LAYOUT_IN_OUT, b[k - 1]),
+          MLP_OK);
     }
   }
   ck_assert_int_eq(mlp_ctx_create(&c, m, 4, MLP_CTX_KEEP, NULL, 0), MLP_OK);
   ck_assert_int_eq(mlp_grad_create(&g, m, 4), MLP_OK);
+  ck_assert_int_eq(mlp_forward(m, c, dtype == MLP_F32 ? (void *)xf : (void *)xd,
+                               1, dtype == MLP_F32 ? (void *)yf : (void *)yd),
+                   MLP_OK);
   ck_assert_int_eq(
-      mlp_forward(m, c, dtype == MLP_F32 ? (void *)xf : (void *)xd, 1,
-                  dtype == MLP_F32 ? (void *)yf : (void *)yd),
+      mlp_ctx_loss(c, MLP_LOSS_CROSS_ENTROPY, &label, NULL, NULL, loss),
       MLP_OK);
-  ck_assert_int_eq(mlp_ctx_loss(c, MLP_LOSS_CROSS_ENTROPY, &label, NULL,
-                                NULL, loss),
-                   MLP_OK);
   /* x NULL: the backward pass reads the x of the last forward pass. */
-  ck_assert_int_eq(mlp_backward(m, c, NULL, 1, MLP_LOSS_CROSS_ENTROPY,
-                                &label, NULL, g),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_backward(m, c, NULL, 1, MLP_LOSS_CROSS_ENTROPY, &label, NULL, g),
+      MLP_OK);
 
   /* Read the gradients back in [in, out] order through the layout. */
   const void *gp = mlp_grad_params(g, NULL);
@@ -346,8 +341,8 @@ START_TEST(worked_example) {
        * times the handful of terms in each sum. */
       double tol = dtype == MLP_F64 ? 1e-14 : 2e-6;
       worked_library(dtype, (mlp_layout)layout, got, &loss);
-      ck_assert_msg(fabs(loss - ref_loss) <= tol, "loss %.17g vs %.17g",
-                    loss, ref_loss);
+      ck_assert_msg(fabs(loss - ref_loss) <= tol, "loss %.17g vs %.17g", loss,
+                    ref_loss);
       for (int i = 0; i < 23; i++)
         ck_assert_msg(fabs(got[i] - ref[i]) <= tol * fmax(1.0, fabs(ref[i])),
                       "%s layout %d: gradient %d: %.17g, reference %.17g",
@@ -355,8 +350,7 @@ START_TEST(worked_example) {
     }
   /* The softmax probability of class 0 is about 0.3615 here (not the
    * rounded 0.361), so dLoss/db3[0] = p0 - 1. */
-  ck_assert_msg(fabs(ref[21] - (0.36146 - 1.0)) < 1e-4, "dz3[0] %.9g",
-                ref[21]);
+  ck_assert_msg(fabs(ref[21] - (0.36146 - 1.0)) < 1e-4, "dz3[0] %.9g", ref[21]);
 }
 END_TEST
 
@@ -370,12 +364,12 @@ START_TEST(errors) {
   double x[2 * 3] = {1, 2, 3, 4, 5, 6}, y[4], t[4] = {0};
   int32_t labels[2] = {0, 1}, bad[2] = {0, 2};
 
-  ck_assert_int_eq(mlp_model_create(&m, MLP_F64, 2, widths, acts,
-                                    MLP_LAYOUT_IN_OUT),
-                   MLP_OK);
-  ck_assert_int_eq(mlp_model_create(&other, MLP_F64, 2, other_w, acts,
-                                    MLP_LAYOUT_IN_OUT),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_model_create(&m, MLP_F64, 2, widths, acts, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
+  ck_assert_int_eq(
+      mlp_model_create(&other, MLP_F64, 2, other_w, acts, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
   ck_assert_int_eq(mlp_ctx_create(&c, m, 2, MLP_CTX_KEEP, NULL, 0), MLP_OK);
   ck_assert_int_eq(mlp_ctx_create(&plain, m, 2, 0, NULL, 0), MLP_OK);
   ck_assert_int_eq(mlp_grad_create(&g, m, 2), MLP_OK);
@@ -386,47 +380,46 @@ START_TEST(errors) {
   ck_assert_ptr_null(z);
 
   /* Before any pass. */
-  ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels,
-                                NULL, g),
-                   MLP_ERR_STATE);
+  ck_assert_int_eq(
+      mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels, NULL, g),
+      MLP_ERR_STATE);
   ck_assert_int_eq(mlp_forward(m, c, x, 2, y), MLP_OK);
   ck_assert_int_eq(mlp_forward(m, plain, x, 2, y), MLP_OK);
-  ck_assert_int_eq(mlp_backward(m, plain, x, 2, MLP_LOSS_CROSS_ENTROPY,
-                                labels, NULL, g),
-                   MLP_ERR_STATE);
-  ck_assert_int_eq(mlp_backward(m, c, x, 1, MLP_LOSS_CROSS_ENTROPY, labels,
-                                NULL, g),
-                   MLP_ERR_STATE);
-  ck_assert_int_eq(mlp_backward(m, c, x, 3, MLP_LOSS_CROSS_ENTROPY, labels,
-                                NULL, g),
-                   MLP_ERR_BATCH);
-  ck_assert_int_eq(mlp_backward(NULL, c, x, 2, MLP_LOSS_CROSS_ENTROPY,
-                                labels, NULL, g),
-                   MLP_ERR_NULL);
-  ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, NULL,
-                                NULL, g),
-                   MLP_ERR_NULL);
+  ck_assert_int_eq(
+      mlp_backward(m, plain, x, 2, MLP_LOSS_CROSS_ENTROPY, labels, NULL, g),
+      MLP_ERR_STATE);
+  ck_assert_int_eq(
+      mlp_backward(m, c, x, 1, MLP_LOSS_CROSS_ENTROPY, labels, NULL, g),
+      MLP_ERR_STATE);
+  ck_assert_int_eq(
+      mlp_backward(m, c, x, 3, MLP_LOSS_CROSS_ENTROPY, labels, NULL, g),
+      MLP_ERR_BATCH);
+  ck_assert_int_eq(
+      mlp_backward(NULL, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels, NULL, g),
+      MLP_ERR_NULL);
+  ck_assert_int_eq(
+      mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, NULL, NULL, g),
+      MLP_ERR_NULL);
   ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_MSE, labels, NULL, g),
                    MLP_ERR_NULL);
   ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_BCE, NULL, t, g),
                    MLP_ERR_LOSS);
   ck_assert_int_eq(mlp_backward(m, c, x, 2, (mlp_loss)9, labels, t, g),
                    MLP_ERR_LOSS);
-  ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, bad,
-                                NULL, g),
-                   MLP_ERR_LABEL);
+  ck_assert_int_eq(
+      mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, bad, NULL, g),
+      MLP_ERR_LABEL);
   ck_assert_ptr_nonnull(strstr(mlp_last_error(), "row 1"));
-  ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels,
-                                NULL, og),
-                   MLP_ERR_SHAPE);
-  ck_assert_int_eq(mlp_backward(other, c, x, 2, MLP_LOSS_CROSS_ENTROPY,
-                                labels, NULL, og),
-                   MLP_ERR_CONTEXT);
-  ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels,
-                                NULL, g),
-                   MLP_OK);
-  ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_MSE, NULL, t, g),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels, NULL, og),
+      MLP_ERR_SHAPE);
+  ck_assert_int_eq(
+      mlp_backward(other, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels, NULL, og),
+      MLP_ERR_CONTEXT);
+  ck_assert_int_eq(
+      mlp_backward(m, c, x, 2, MLP_LOSS_CROSS_ENTROPY, labels, NULL, g),
+      MLP_OK);
+  ck_assert_int_eq(mlp_backward(m, c, x, 2, MLP_LOSS_MSE, NULL, t, g), MLP_OK);
 
   mlp_grad_free(og);
   mlp_grad_free(g);
@@ -464,9 +457,9 @@ START_TEST(allocation_failures) {
 
   mlp_set_allocator(&failing);
   fail_at = -1;
-  ck_assert_int_eq(mlp_model_create(&m, MLP_F64, 2, widths, acts,
-                                    MLP_LAYOUT_IN_OUT),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_model_create(&m, MLP_F64, 2, widths, acts, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
   for (long n = 0; n < 50 && !done; n++) {
     mlp_grad *g = NULL;
     fail_at = n;

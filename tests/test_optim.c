@@ -72,9 +72,8 @@ static void library(const mlp_optim_config *c, mlp_dtype dtype, int steps,
   mlp_optim *o = NULL;
   size_t count;
 
-  ck_assert_int_eq(mlp_model_create(&m, dtype, 1, widths, acts,
-                                    MLP_LAYOUT_IN_OUT),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_model_create(&m, dtype, 1, widths, acts, MLP_LAYOUT_IN_OUT), MLP_OK);
   ck_assert_int_eq(mlp_grad_create(&g, m, 1), MLP_OK);
   ck_assert_int_eq(mlp_optim_create(&o, m, c), MLP_OK);
   void *p = mlp_model_params_mut(m, &count);
@@ -231,9 +230,9 @@ START_TEST(names_and_config_errors) {
   ck_assert_int_eq(s, MLP_SCHEDULE_COSINE);
   ck_assert_int_eq(mlp_schedule_parse("linear", &s), MLP_ERR_ARG);
 
-  ck_assert_int_eq(mlp_model_create(&m, MLP_F32, 1, widths, acts,
-                                    MLP_LAYOUT_IN_OUT),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_model_create(&m, MLP_F32, 1, widths, acts, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
   mlp_optim_config_default(&c, MLP_OPTIM_ADAM);
   ck_assert_double_eq(c.lr, 0.001);
   c.lr = -1;
@@ -263,9 +262,9 @@ START_TEST(names_and_config_errors) {
     mlp_grad *g = NULL;
     mlp_optim_config_default(&c, MLP_OPTIM_SGD);
     ck_assert_int_eq(mlp_optim_create(&o, m, &c), MLP_OK);
-    ck_assert_int_eq(mlp_model_create(&other, MLP_F32, 1, w2, acts,
-                                      MLP_LAYOUT_IN_OUT),
-                     MLP_OK);
+    ck_assert_int_eq(
+        mlp_model_create(&other, MLP_F32, 1, w2, acts, MLP_LAYOUT_IN_OUT),
+        MLP_OK);
     ck_assert_int_eq(mlp_grad_create(&g, other, 1), MLP_OK);
     ck_assert_int_eq(mlp_optim_step(o, m, g), MLP_ERR_SHAPE);
     ck_assert_int_eq(mlp_optim_step(o, other, g), MLP_ERR_SHAPE);
@@ -290,9 +289,9 @@ START_TEST(reset_clears_state) {
     mlp_grad *g = NULL;
     mlp_optim *o = NULL;
     size_t count;
-    ck_assert_int_eq(mlp_model_create(&m, MLP_F64, 1, widths, acts,
-                                      MLP_LAYOUT_IN_OUT),
-                     MLP_OK);
+    ck_assert_int_eq(
+        mlp_model_create(&m, MLP_F64, 1, widths, acts, MLP_LAYOUT_IN_OUT),
+        MLP_OK);
     ck_assert_int_eq(mlp_grad_create(&g, m, 1), MLP_OK);
     ck_assert_int_eq(mlp_optim_create(&o, m, &c), MLP_OK);
     double *gp = mlp_grad_params_mut(g, &count);

@@ -51,10 +51,8 @@ static mlp_model *make_model(mlp_dtype dtype, const mlp_act *acts,
                              const size_t *widths, uint64_t seed) {
   mlp_model *m = NULL;
   ck_assert_int_eq(
-      mlp_model_create(&m, dtype, 2, widths, acts, MLP_LAYOUT_IN_OUT),
-      MLP_OK);
-  ck_assert_int_eq(mlp_model_init(m, MLP_INIT_HE_UNIFORM, seed, 1.0),
-                   MLP_OK);
+      mlp_model_create(&m, dtype, 2, widths, acts, MLP_LAYOUT_IN_OUT), MLP_OK);
+  ck_assert_int_eq(mlp_model_init(m, MLP_INIT_HE_UNIFORM, seed, 1.0), MLP_OK);
   return m;
 }
 
@@ -137,10 +135,8 @@ START_TEST(regression_trains) {
   ck_assert(isnan(s.val_loss));
   ck_assert(isnan(s.train_accuracy));
   /* The cosine schedule ran to its end. */
-  ck_assert_double_eq_tol(s.lr, 0.01 * (1 + cos(M_PI * (s.step - 1.0) /
-                                                s.step)) /
-                                    2,
-                          1e-12);
+  ck_assert_double_eq_tol(
+      s.lr, 0.01 * (1 + cos(M_PI * (s.step - 1.0) / s.step)) / 2, 1e-12);
   mlp_trainer_free(t);
   mlp_model_free(m);
 }
@@ -158,13 +154,11 @@ START_TEST(same_seed_same_model) {
     train_classes(b, MLP_OPTIM_ADAM, 0.01, 42, 3);
     train_classes(c, MLP_OPTIM_ADAM, 0.01, 43, 3);
     const void *pa = mlp_model_params(a, &n);
-    ck_assert_int_eq(memcmp(pa, mlp_model_params(b, NULL),
-                            n * mlp_dtype_size(dtype)),
-                     0);
+    ck_assert_int_eq(
+        memcmp(pa, mlp_model_params(b, NULL), n * mlp_dtype_size(dtype)), 0);
     /* Another seed orders the batches differently. */
-    ck_assert_int_ne(memcmp(pa, mlp_model_params(c, NULL),
-                            n * mlp_dtype_size(dtype)),
-                     0);
+    ck_assert_int_ne(
+        memcmp(pa, mlp_model_params(c, NULL), n * mlp_dtype_size(dtype)), 0);
     mlp_model_free(a);
     mlp_model_free(b);
     mlp_model_free(c);

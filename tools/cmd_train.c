@@ -17,66 +17,65 @@
 #include "util.h"
 
 static void usage(FILE *out) {
-  fputs(
-      "usage: mlp train (--dims LIST --activations LIST | --model FILE)\n"
-      "                 --x FILE (--labels FILE | --targets FILE)\n"
-      "                 [options] -o MODEL\n"
-      "\n"
-      "Trains by mini-batch gradient descent and writes the best model\n"
-      "(lowest validation loss, or training loss without validation) to\n"
-      "MODEL as safetensors, atomically, each time it improves. Ctrl-C\n"
-      "stops after the current step; MODEL then holds the best model so\n"
-      "far. Data files are .npy, CSV or IDX, plain or gzip.\n"
-      "\n"
-      "Model:\n"
-      "  --dims LIST          widths, input first (e.g. 784,256,10)\n"
-      "  --activations LIST   one per layer (relu,softmax); with --model,\n"
-      "                       used when the file names none\n"
-      "  --model FILE         continue training this model\n"
-      "  --init NAME          initialisation of a new model (default he)\n"
-      "  --dtype f32|f64      element type of a new model (default f32)\n"
-      "Data:\n"
-      "  --x FILE             training inputs (rows x D0)\n"
-      "  --labels FILE        class of each row (cross-entropy)\n"
-      "  --targets FILE       wanted outputs (rows x DN; mse, bce)\n"
-      "  --scale S            factor for integer data (e.g. 1/255)\n"
-      "  --val-x FILE         validation inputs, with --val-labels FILE\n"
-      "                       or --val-targets FILE\n"
-      "  --val-split F        hold out this fraction of the training rows\n"
-      "                       (drawn with the seed) for validation\n"
-      "  --test-x FILE        after training, evaluate the best model on\n"
-      "                       this test set (--test-labels FILE or\n"
-      "                       --test-targets FILE), time the forward pass\n"
-      "                       over it and print one line on stdout:\n"
-      "                       accuracy=A loss=L samples_per_s=S\n"
-      "Training:\n"
-      "  --loss NAME          cross_entropy, mse, bce (default: from the\n"
-      "                       last activation: softmax cross_entropy,\n"
-      "                       sigmoid bce, else mse)\n"
-      "  --optim NAME         sgd, momentum, nesterov, adam, adamw\n"
-      "                       (default adam)\n"
-      "  --lr R               learning rate (default 0.01; adam 0.001)\n"
-      "  --momentum M         momentum, nesterov (default 0.9)\n"
-      "  --beta1 B --beta2 B --eps E   Adam (0.9, 0.999, 1e-8)\n"
-      "  --weight-decay W     L2 decay of the weights (default 0)\n"
-      "  --schedule NAME      constant, step, cosine (default constant)\n"
-      "  --step-epochs N      step: epochs between decays (default 10)\n"
-      "  --gamma G            step: factor per decay (default 0.1)\n"
-      "  --lr-min R           cosine: final rate (default 0)\n"
-      "  --warmup-epochs N    linear warmup (default 0)\n"
-      "  --epochs N           (default 10)\n"
-      "  --batch N            rows per step (default 128)\n"
-      "  --patience N         stop after N epochs without improvement\n"
-      "                       (default 0: never)\n"
-      "  --seed N             shuffling and initialisation (default 0)\n"
-      "  --threads N          BLAS threads (default: the BLAS's choice)\n"
-      "Output:\n"
-      "  -o, --output MODEL   the model file to write\n"
-      "  --json FILE          one JSON object per epoch ('-': stdout)\n"
-      "  --plot FILE.svg      training and validation loss and accuracy\n"
-      "  -q, --quiet          no per-epoch lines\n"
-      "  -h, --help           show this help\n",
-      out);
+  fputs("usage: mlp train (--dims LIST --activations LIST | --model FILE)\n"
+        "                 --x FILE (--labels FILE | --targets FILE)\n"
+        "                 [options] -o MODEL\n"
+        "\n"
+        "Trains by mini-batch gradient descent and writes the best model\n"
+        "(lowest validation loss, or training loss without validation) to\n"
+        "MODEL as safetensors, atomically, each time it improves. Ctrl-C\n"
+        "stops after the current step; MODEL then holds the best model so\n"
+        "far. Data files are .npy, CSV or IDX, plain or gzip.\n"
+        "\n"
+        "Model:\n"
+        "  --dims LIST          widths, input first (e.g. 784,256,10)\n"
+        "  --activations LIST   one per layer (relu,softmax); with --model,\n"
+        "                       used when the file names none\n"
+        "  --model FILE         continue training this model\n"
+        "  --init NAME          initialisation of a new model (default he)\n"
+        "  --dtype f32|f64      element type of a new model (default f32)\n"
+        "Data:\n"
+        "  --x FILE             training inputs (rows x D0)\n"
+        "  --labels FILE        class of each row (cross-entropy)\n"
+        "  --targets FILE       wanted outputs (rows x DN; mse, bce)\n"
+        "  --scale S            factor for integer data (e.g. 1/255)\n"
+        "  --val-x FILE         validation inputs, with --val-labels FILE\n"
+        "                       or --val-targets FILE\n"
+        "  --val-split F        hold out this fraction of the training rows\n"
+        "                       (drawn with the seed) for validation\n"
+        "  --test-x FILE        after training, evaluate the best model on\n"
+        "                       this test set (--test-labels FILE or\n"
+        "                       --test-targets FILE), time the forward pass\n"
+        "                       over it and print one line on stdout:\n"
+        "                       accuracy=A loss=L samples_per_s=S\n"
+        "Training:\n"
+        "  --loss NAME          cross_entropy, mse, bce (default: from the\n"
+        "                       last activation: softmax cross_entropy,\n"
+        "                       sigmoid bce, else mse)\n"
+        "  --optim NAME         sgd, momentum, nesterov, adam, adamw\n"
+        "                       (default adam)\n"
+        "  --lr R               learning rate (default 0.01; adam 0.001)\n"
+        "  --momentum M         momentum, nesterov (default 0.9)\n"
+        "  --beta1 B --beta2 B --eps E   Adam (0.9, 0.999, 1e-8)\n"
+        "  --weight-decay W     L2 decay of the weights (default 0)\n"
+        "  --schedule NAME      constant, step, cosine (default constant)\n"
+        "  --step-epochs N      step: epochs between decays (default 10)\n"
+        "  --gamma G            step: factor per decay (default 0.1)\n"
+        "  --lr-min R           cosine: final rate (default 0)\n"
+        "  --warmup-epochs N    linear warmup (default 0)\n"
+        "  --epochs N           (default 10)\n"
+        "  --batch N            rows per step (default 128)\n"
+        "  --patience N         stop after N epochs without improvement\n"
+        "                       (default 0: never)\n"
+        "  --seed N             shuffling and initialisation (default 0)\n"
+        "  --threads N          BLAS threads (default: the BLAS's choice)\n"
+        "Output:\n"
+        "  -o, --output MODEL   the model file to write\n"
+        "  --json FILE          one JSON object per epoch ('-': stdout)\n"
+        "  --plot FILE.svg      training and validation loss and accuracy\n"
+        "  -q, --quiet          no per-epoch lines\n"
+        "  -h, --help           show this help\n",
+        out);
 }
 
 /* A matrix read from a dataset file. */
@@ -110,8 +109,7 @@ static int read_values(const char *path, mlp_dtype dtype, double scale,
   }
   while (done < m->rows) {
     rc = mlp_dataset_read(ds,
-                          (char *)m->x + done * m->cols *
-                                             mlp_dtype_size(dtype),
+                          (char *)m->x + done * m->cols * mlp_dtype_size(dtype),
                           m->rows - done, NULL, &got);
     if (rc != MLP_OK || got == 0)
       break;
@@ -140,8 +138,7 @@ static int read_labels(const char *path, matrix *m) {
   rows = mlp_dataset_rows(ds);
   if (rows != m->rows) {
     mlp_dataset_close(ds);
-    tool_error("%s: %zu labels for %zu rows of inputs", path, rows,
-               m->rows);
+    tool_error("%s: %zu labels for %zu rows of inputs", path, rows, m->rows);
     return TOOL_EXIT_FAILURE;
   }
   m->labels = malloc(rows * sizeof *m->labels + 1);
@@ -210,8 +207,8 @@ static mlp_train_data data_of(const dataset *d) {
  * Moves a fraction of src's rows, chosen by a seeded shuffle, into val;
  * src keeps the others in their order.
  */
-static int split_set(dataset *src, double fraction, uint64_t seed,
-                     size_t elem, dataset *val) {
+static int split_set(dataset *src, double fraction, uint64_t seed, size_t elem,
+                     dataset *val) {
   size_t n = src->in.rows, nv = (size_t)((double)n * fraction + 0.5);
   size_t cx = src->in.cols * elem, ct = src->tgt.cols * elem;
   size_t *idx = malloc(n * sizeof *idx + 1);
@@ -301,7 +298,7 @@ typedef struct run_state {
   FILE *json;
   epoch_row *rows;
   size_t n_rows, cap_rows;
-  int saved;            /* a best model was written */
+  int saved; /* a best model was written */
   int save_failed;
   double last_drawn;
 } run_state;
@@ -335,9 +332,8 @@ static int on_step(const mlp_train_stats *s, void *user) {
     fprintf(stderr,
             "\r\033[Kepoch %llu/%llu [%s] %3.0f%% loss %.4f  %.0f "
             "samples/s",
-            (unsigned long long)s->epoch,
-            (unsigned long long)st->epochs_total, bar,
-            100.0 * (double)s->rows_done / (double)s->rows_total,
+            (unsigned long long)s->epoch, (unsigned long long)st->epochs_total,
+            bar, 100.0 * (double)s->rows_done / (double)s->rows_total,
             s->train_loss,
             s->seconds > 0 ? (double)s->rows_done / s->seconds : 0.0);
     fflush(stderr);
@@ -370,11 +366,10 @@ static int on_epoch(const mlp_train_stats *s, void *user) {
     fprintf(stderr,
             "epoch %llu/%llu  train loss %.4f acc %.4f  val loss %.4f acc "
             "%.4f  lr %.3g  %.1fs  %.0f samples/s%s\n",
-            (unsigned long long)s->epoch,
-            (unsigned long long)st->epochs_total, s->train_loss,
-            s->train_accuracy, s->val_loss, s->val_accuracy, s->lr,
-            s->seconds, (double)s->rows_total / s->seconds,
-            s->improved ? "  (best, saved)"
+            (unsigned long long)s->epoch, (unsigned long long)st->epochs_total,
+            s->train_loss, s->train_accuracy, s->val_loss, s->val_accuracy,
+            s->lr, s->seconds, (double)s->rows_total / s->seconds,
+            s->improved   ? "  (best, saved)"
             : s->stopping ? "  (early stop)"
                           : "");
   }
@@ -387,8 +382,7 @@ static int on_epoch(const mlp_train_stats *s, void *user) {
     json_num(st->json, "val_accuracy", s->val_accuracy, 0);
     json_num(st->json, "lr", s->lr, 0);
     json_num(st->json, "seconds", s->seconds, 0);
-    json_num(st->json, "samples_per_s", (double)s->rows_total / s->seconds,
-             0);
+    json_num(st->json, "samples_per_s", (double)s->rows_total / s->seconds, 0);
     fprintf(st->json, "\"improved\": %s}\n", s->improved ? "true" : "false");
     fflush(st->json);
   }
@@ -461,8 +455,9 @@ static void svg_panel(FILE *f, double x0, const char *title,
           left + pw / 2, top + ph + 30, n);
   for (int k = 0; k < 2; k++) {
     int any = 0;
-    fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-               "points=\"",
+    fprintf(f,
+            "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+            "points=\"",
             colors[k]);
     for (size_t i = 0; i < n; i++) {
       double v = k == 0 ? (acc ? rows[i].train_acc : rows[i].train_loss)
@@ -519,8 +514,7 @@ static double forward_rate(const mlp_model *m, const void *x, size_t rows) {
     free(y);
     return 0;
   }
-  for (int rep = 0; rep < 100 && (rep < 3 || tool_now() - start < 0.5);
-       rep++) {
+  for (int rep = 0; rep < 100 && (rep < 3 || tool_now() - start < 0.5); rep++) {
     double t0 = tool_now();
     if (mlp_forward(m, ctx, x, rows, y) != MLP_OK)
       break;
@@ -534,13 +528,42 @@ static double forward_rate(const mlp_model *m, const void *x, size_t rows) {
 }
 
 enum {
-  OPT_DIMS = 256, OPT_ACTS, OPT_MODEL, OPT_INIT, OPT_DTYPE, OPT_X,
-  OPT_LABELS, OPT_TARGETS, OPT_SCALE, OPT_VAL_X, OPT_VAL_LABELS,
-  OPT_VAL_TARGETS, OPT_VAL_SPLIT, OPT_TEST_X, OPT_TEST_LABELS,
-  OPT_TEST_TARGETS, OPT_LOSS, OPT_OPTIM, OPT_LR, OPT_MOMENTUM, OPT_BETA1,
-  OPT_BETA2, OPT_EPS, OPT_WD, OPT_SCHEDULE, OPT_STEP_EPOCHS, OPT_GAMMA,
-  OPT_LR_MIN, OPT_WARMUP, OPT_EPOCHS, OPT_BATCH, OPT_PATIENCE, OPT_SEED,
-  OPT_THREADS, OPT_JSON, OPT_PLOT
+  OPT_DIMS = 256,
+  OPT_ACTS,
+  OPT_MODEL,
+  OPT_INIT,
+  OPT_DTYPE,
+  OPT_X,
+  OPT_LABELS,
+  OPT_TARGETS,
+  OPT_SCALE,
+  OPT_VAL_X,
+  OPT_VAL_LABELS,
+  OPT_VAL_TARGETS,
+  OPT_VAL_SPLIT,
+  OPT_TEST_X,
+  OPT_TEST_LABELS,
+  OPT_TEST_TARGETS,
+  OPT_LOSS,
+  OPT_OPTIM,
+  OPT_LR,
+  OPT_MOMENTUM,
+  OPT_BETA1,
+  OPT_BETA2,
+  OPT_EPS,
+  OPT_WD,
+  OPT_SCHEDULE,
+  OPT_STEP_EPOCHS,
+  OPT_GAMMA,
+  OPT_LR_MIN,
+  OPT_WARMUP,
+  OPT_EPOCHS,
+  OPT_BATCH,
+  OPT_PATIENCE,
+  OPT_SEED,
+  OPT_THREADS,
+  OPT_JSON,
+  OPT_PLOT
 };
 
 /* Everything the command line sets. */
@@ -617,18 +640,42 @@ static int parse(int argc, char **argv, options *o) {
   o->schedule = "constant";
   while (!bad && (c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
     switch (c) {
-    case OPT_DIMS: o->dims = optarg; break;
-    case OPT_ACTS: o->acts = optarg; break;
-    case OPT_MODEL: o->model = optarg; break;
-    case OPT_INIT: o->init = optarg; break;
-    case OPT_DTYPE: bad = tool_parse_dtype("--dtype", optarg, &o->dtype); break;
-    case OPT_X: o->x = optarg; break;
-    case OPT_LABELS: o->labels = optarg; break;
-    case OPT_TARGETS: o->targets = optarg; break;
-    case OPT_SCALE: bad = tool_parse_double("--scale", optarg, &o->scale); break;
-    case OPT_VAL_X: o->val_x = optarg; break;
-    case OPT_VAL_LABELS: o->val_labels = optarg; break;
-    case OPT_VAL_TARGETS: o->val_targets = optarg; break;
+    case OPT_DIMS:
+      o->dims = optarg;
+      break;
+    case OPT_ACTS:
+      o->acts = optarg;
+      break;
+    case OPT_MODEL:
+      o->model = optarg;
+      break;
+    case OPT_INIT:
+      o->init = optarg;
+      break;
+    case OPT_DTYPE:
+      bad = tool_parse_dtype("--dtype", optarg, &o->dtype);
+      break;
+    case OPT_X:
+      o->x = optarg;
+      break;
+    case OPT_LABELS:
+      o->labels = optarg;
+      break;
+    case OPT_TARGETS:
+      o->targets = optarg;
+      break;
+    case OPT_SCALE:
+      bad = tool_parse_double("--scale", optarg, &o->scale);
+      break;
+    case OPT_VAL_X:
+      o->val_x = optarg;
+      break;
+    case OPT_VAL_LABELS:
+      o->val_labels = optarg;
+      break;
+    case OPT_VAL_TARGETS:
+      o->val_targets = optarg;
+      break;
     case OPT_VAL_SPLIT:
       bad = tool_parse_double("--val-split", optarg, &o->val_split);
       if (!bad && !(o->val_split > 0 && o->val_split < 1)) {
@@ -636,11 +683,21 @@ static int parse(int argc, char **argv, options *o) {
         bad = -1;
       }
       break;
-    case OPT_TEST_X: o->test_x = optarg; break;
-    case OPT_TEST_LABELS: o->test_labels = optarg; break;
-    case OPT_TEST_TARGETS: o->test_targets = optarg; break;
-    case OPT_LOSS: o->loss = optarg; break;
-    case OPT_OPTIM: o->optim = optarg; break;
+    case OPT_TEST_X:
+      o->test_x = optarg;
+      break;
+    case OPT_TEST_LABELS:
+      o->test_labels = optarg;
+      break;
+    case OPT_TEST_TARGETS:
+      o->test_targets = optarg;
+      break;
+    case OPT_LOSS:
+      o->loss = optarg;
+      break;
+    case OPT_OPTIM:
+      o->optim = optarg;
+      break;
     case OPT_LR:
       bad = tool_parse_double("--lr", optarg, &o->lr);
       o->have_lr = 1;
@@ -648,17 +705,31 @@ static int parse(int argc, char **argv, options *o) {
     case OPT_MOMENTUM:
       bad = tool_parse_double("--momentum", optarg, &o->momentum);
       break;
-    case OPT_BETA1: bad = tool_parse_double("--beta1", optarg, &o->beta1); break;
-    case OPT_BETA2: bad = tool_parse_double("--beta2", optarg, &o->beta2); break;
-    case OPT_EPS: bad = tool_parse_double("--eps", optarg, &o->eps); break;
-    case OPT_WD: bad = tool_parse_double("--weight-decay", optarg, &o->wd); break;
-    case OPT_SCHEDULE: o->schedule = optarg; break;
+    case OPT_BETA1:
+      bad = tool_parse_double("--beta1", optarg, &o->beta1);
+      break;
+    case OPT_BETA2:
+      bad = tool_parse_double("--beta2", optarg, &o->beta2);
+      break;
+    case OPT_EPS:
+      bad = tool_parse_double("--eps", optarg, &o->eps);
+      break;
+    case OPT_WD:
+      bad = tool_parse_double("--weight-decay", optarg, &o->wd);
+      break;
+    case OPT_SCHEDULE:
+      o->schedule = optarg;
+      break;
     case OPT_STEP_EPOCHS:
       bad = tool_parse_size("--step-epochs", optarg, 1, SIZE_MAX,
                             &o->step_epochs);
       break;
-    case OPT_GAMMA: bad = tool_parse_double("--gamma", optarg, &o->gamma); break;
-    case OPT_LR_MIN: bad = tool_parse_double("--lr-min", optarg, &o->lr_min); break;
+    case OPT_GAMMA:
+      bad = tool_parse_double("--gamma", optarg, &o->gamma);
+      break;
+    case OPT_LR_MIN:
+      bad = tool_parse_double("--lr-min", optarg, &o->lr_min);
+      break;
     case OPT_WARMUP:
       bad = tool_parse_size("--warmup-epochs", optarg, 0, SIZE_MAX,
                             &o->warmup_epochs);
@@ -678,12 +749,24 @@ static int parse(int argc, char **argv, options *o) {
     case OPT_THREADS:
       bad = tool_parse_size("--threads", optarg, 1, 1024, &o->threads);
       break;
-    case OPT_JSON: o->json = optarg; break;
-    case OPT_PLOT: o->plot = optarg; break;
-    case 'o': o->output = optarg; break;
-    case 'q': o->quiet = 1; break;
-    case 'h': usage(stdout); return 1;
-    default: usage(stderr); return -1;
+    case OPT_JSON:
+      o->json = optarg;
+      break;
+    case OPT_PLOT:
+      o->plot = optarg;
+      break;
+    case 'o':
+      o->output = optarg;
+      break;
+    case 'q':
+      o->quiet = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      return 1;
+    default:
+      usage(stderr);
+      return -1;
     }
   }
   if (bad)
@@ -825,8 +908,7 @@ int mlp_cmd_train(int argc, char **argv) {
   rc = make_model(&o, &m);
   if (rc != TOOL_EXIT_OK)
     goto done;
-  rc = load_set(o.x, o.labels, o.targets, mlp_model_dtype(m), o.scale,
-                &train);
+  rc = load_set(o.x, o.labels, o.targets, mlp_model_dtype(m), o.scale, &train);
   if (rc == TOOL_EXIT_OK && o.val_x)
     rc = load_set(o.val_x, o.val_labels, o.val_targets, mlp_model_dtype(m),
                   o.scale, &val);
@@ -839,8 +921,9 @@ int mlp_cmd_train(int argc, char **argv) {
   if (train.in.cols != mlp_model_width(m, 0) ||
       (have_val && val.in.cols != train.in.cols)) {
     tool_error("the model takes %zu inputs, the data has %zu columns",
-               mlp_model_width(m, 0), have_val && val.in.cols !=
-               train.in.cols ? val.in.cols : train.in.cols);
+               mlp_model_width(m, 0),
+               have_val && val.in.cols != train.in.cols ? val.in.cols
+                                                        : train.in.cols);
     rc = TOOL_EXIT_FAILURE;
     goto done;
   }
@@ -880,8 +963,7 @@ int mlp_cmd_train(int argc, char **argv) {
       rc = TOOL_EXIT_FAILURE;
     else if (rc == MLP_ERR_INTERRUPTED) {
       tool_error("interrupted in epoch %llu after step %llu; %s",
-                 (unsigned long long)fin.epoch,
-                 (unsigned long long)fin.step,
+                 (unsigned long long)fin.epoch, (unsigned long long)fin.step,
                  st.saved ? "the best model so far is saved"
                           : "no epoch completed, no model saved");
       rc = TOOL_EXIT_INTERRUPTED;
@@ -902,8 +984,8 @@ int mlp_cmd_train(int argc, char **argv) {
   if (o.test_x) {
     double loss = NAN, acc = NAN, rate;
     mlp_train_data xd;
-    rc = load_set(o.test_x, o.test_labels, o.test_targets,
-                  mlp_model_dtype(m), o.scale, &test);
+    rc = load_set(o.test_x, o.test_labels, o.test_targets, mlp_model_dtype(m),
+                  o.scale, &test);
     if (rc != TOOL_EXIT_OK)
       goto done;
     if (test.in.cols != mlp_model_width(m, 0)) {

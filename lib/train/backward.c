@@ -58,8 +58,8 @@ static void output_difference(mlp_dtype dtype, const void *y, const void *t,
 }
 
 /* db[j] = sum_i dz[i][j]. */
-static void column_sums(mlp_dtype dtype, const void *dz, size_t rows,
-                        size_t n, void *db) {
+static void column_sums(mlp_dtype dtype, const void *dz, size_t rows, size_t n,
+                        void *db) {
   if (dtype == MLP_F32) {
     const float *d = dz;
     float *s = db;
@@ -81,8 +81,7 @@ static void column_sums(mlp_dtype dtype, const void *dz, size_t rows,
 
 /* dz = dy * f_k'(Z_k) through the context's kernel set; dz may be dy. */
 static void act_backward(const mlp_ctx *ctx, size_t k, const void *z,
-                         const void *y, const void *dy, void *dz,
-                         size_t rows) {
+                         const void *y, const void *dy, void *dz, size_t rows) {
   const mlp_model *m = ctx->model;
   const mlp__layer *l = &m->layers[k - 1];
 
@@ -92,10 +91,9 @@ static void act_backward(const mlp_ctx *ctx, size_t k, const void *z,
     ctx->kern->bwd_f64[l->act](z, y, dy, dz, rows, l->out, l->slope);
 }
 
-static int check_args(const mlp_model *model, const mlp_ctx *ctx,
-                      const void *x, size_t batch, mlp_loss loss,
-                      const int32_t *labels, const void *targets,
-                      const mlp_grad *grad) {
+static int check_args(const mlp_model *model, const mlp_ctx *ctx, const void *x,
+                      size_t batch, mlp_loss loss, const int32_t *labels,
+                      const void *targets, const mlp_grad *grad) {
   mlp_act last;
   int status;
 
@@ -132,8 +130,9 @@ static int check_args(const mlp_model *model, const mlp_ctx *ctx,
   switch (loss) {
   case MLP_LOSS_CROSS_ENTROPY:
     if (last != MLP_ACT_SOFTMAX)
-      return mlp__fail(MLP_ERR_LOSS, "mlp_backward: cross_entropy needs a "
-                                     "softmax last layer, layer %zu is %s",
+      return mlp__fail(MLP_ERR_LOSS,
+                       "mlp_backward: cross_entropy needs a "
+                       "softmax last layer, layer %zu is %s",
                        model->n_layers, mlp_act_name(last));
     if (labels == NULL)
       return mlp__fail(MLP_ERR_NULL,
@@ -141,8 +140,9 @@ static int check_args(const mlp_model *model, const mlp_ctx *ctx,
     break;
   case MLP_LOSS_BCE:
     if (last != MLP_ACT_SIGMOID)
-      return mlp__fail(MLP_ERR_LOSS, "mlp_backward: bce needs a sigmoid "
-                                     "last layer, layer %zu is %s",
+      return mlp__fail(MLP_ERR_LOSS,
+                       "mlp_backward: bce needs a sigmoid "
+                       "last layer, layer %zu is %s",
                        model->n_layers, mlp_act_name(last));
     /* fall through */
   case MLP_LOSS_MSE:
@@ -151,8 +151,7 @@ static int check_args(const mlp_model *model, const mlp_ctx *ctx,
                        mlp_loss_name(loss));
     break;
   default:
-    return mlp__fail(MLP_ERR_LOSS, "mlp_backward: unknown loss %d",
-                     (int)loss);
+    return mlp__fail(MLP_ERR_LOSS, "mlp_backward: unknown loss %d", (int)loss);
   }
   return MLP_OK;
 }
@@ -205,8 +204,8 @@ int mlp_backward(const mlp_model *model, const mlp_ctx *ctx, const void *x,
       mlp__gemm(model->dtype, 1, 0, l->in, l->out, rows, 1.0, in, l->in, dz,
                 l->out, 0.0, dw, l->out);
     else
-      mlp__gemm(model->dtype, 1, 0, l->out, l->in, rows, 1.0, dz, l->out,
-                in, l->in, 0.0, dw, l->in);
+      mlp__gemm(model->dtype, 1, 0, l->out, l->in, rows, 1.0, dz, l->out, in,
+                l->in, 0.0, dw, l->in);
     column_sums(model->dtype, dz, rows, l->out, db);
     if (k == 1)
       break;

@@ -16,8 +16,7 @@ int mlp__grad_matches(const mlp_grad *grad, const mlp_model *model) {
   return 1;
 }
 
-int mlp_grad_create(mlp_grad **grad, const mlp_model *model,
-                    size_t max_batch) {
+int mlp_grad_create(mlp_grad **grad, const mlp_model *model, size_t max_batch) {
   size_t params_bytes, scratch_elems, scratch_bytes;
   mlp_grad *g;
 

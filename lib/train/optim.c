@@ -31,8 +31,8 @@ static int check_config(const mlp_optim_config *c) {
     bad = "kind";
   else if (!(c->lr > 0.0) || !isfinite(c->lr))
     bad = "lr (must be finite and > 0)";
-  else if ((c->kind == MLP_OPTIM_MOMENTUM || c->kind == MLP_OPTIM_NESTEROV)
-           && !(c->momentum >= 0.0 && c->momentum < 1.0))
+  else if ((c->kind == MLP_OPTIM_MOMENTUM || c->kind == MLP_OPTIM_NESTEROV) &&
+           !(c->momentum >= 0.0 && c->momentum < 1.0))
     bad = "momentum (must be in [0, 1))";
   else if ((c->kind == MLP_OPTIM_ADAM || c->kind == MLP_OPTIM_ADAMW) &&
            !(c->beta1 >= 0.0 && c->beta1 < 1.0 && c->beta2 >= 0.0 &&
@@ -86,8 +86,8 @@ int mlp_optim_create(mlp_optim **optim, const mlp_model *model,
     o->v = mlp__calloc(model->n_params, model->elem);
   if (adam)
     o->m = mlp__calloc(model->n_params, model->elem);
-  if (o->block_off == NULL || o->block_len == NULL ||(config->kind != MLP_OPTIM_SGD && !o->v) ||
-      (adam && o->m == NULL)) {
+  if (o->block_off == NULL || o->block_len == NULL ||
+      (config->kind != MLP_OPTIM_SGD && !o->v) || (adam && o->m == NULL)) {
     mlp_optim_free(o);
     return mlp__fail(MLP_ERR_NOMEM,
                      "mlp_optim_create: out of memory for the state of "
@@ -138,49 +138,49 @@ void mlp_optim_reset(mlp_optim *optim) {
  * decay of this block (0 for biases). Each rule is one loop the compiler
  * can vectorise.
  */
-#define MLP__UPDATE_BLOCK(T, SQRT)                                            \
-  switch (c->kind) {                                                          \
-  case MLP_OPTIM_SGD:                                                         \
-    for (size_t i = 0; i < n; i++)                                            \
-      w[i] -= lr * (g[i] + wd * w[i]);                                        \
-    break;                                                                    \
-  case MLP_OPTIM_MOMENTUM:                                                    \
-    for (size_t i = 0; i < n; i++) {                                          \
-      T gi = g[i] + wd * w[i];                                                \
-      v[i] = mu * v[i] + gi;                                                  \
-      w[i] -= lr * v[i];                                                      \
-    }                                                                         \
-    break;                                                                    \
-  case MLP_OPTIM_NESTEROV:                                                    \
-    for (size_t i = 0; i < n; i++) {                                          \
-      T gi = g[i] + wd * w[i];                                                \
-      v[i] = mu * v[i] + gi;                                                  \
-      w[i] -= lr * (gi + mu * v[i]);                                          \
-    }                                                                         \
-    break;                                                                    \
-  case MLP_OPTIM_ADAM:                                                        \
-    for (size_t i = 0; i < n; i++) {                                          \
-      T gi = g[i] + wd * w[i];                                                \
-      m[i] = b1 * m[i] + (1 - b1) * gi;                                       \
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;                                  \
-      w[i] -= step * m[i] / (SQRT(v[i] * inv_c2) + eps);                      \
-    }                                                                         \
-    break;                                                                    \
-  case MLP_OPTIM_ADAMW:                                                       \
-    for (size_t i = 0; i < n; i++) {                                          \
-      T gi = g[i];                                                            \
-      w[i] -= lr * wd * w[i];                                                 \
-      m[i] = b1 * m[i] + (1 - b1) * gi;                                       \
-      v[i] = b2 * v[i] + (1 - b2) * gi * gi;                                  \
-      w[i] -= step * m[i] / (SQRT(v[i] * inv_c2) + eps);                      \
-    }                                                                         \
-    break;                                                                    \
+#define MLP__UPDATE_BLOCK(T, SQRT)                                             \
+  switch (c->kind) {                                                           \
+  case MLP_OPTIM_SGD:                                                          \
+    for (size_t i = 0; i < n; i++)                                             \
+      w[i] -= lr * (g[i] + wd * w[i]);                                         \
+    break;                                                                     \
+  case MLP_OPTIM_MOMENTUM:                                                     \
+    for (size_t i = 0; i < n; i++) {                                           \
+      T gi = g[i] + wd * w[i];                                                 \
+      v[i] = mu * v[i] + gi;                                                   \
+      w[i] -= lr * v[i];                                                       \
+    }                                                                          \
+    break;                                                                     \
+  case MLP_OPTIM_NESTEROV:                                                     \
+    for (size_t i = 0; i < n; i++) {                                           \
+      T gi = g[i] + wd * w[i];                                                 \
+      v[i] = mu * v[i] + gi;                                                   \
+      w[i] -= lr * (gi + mu * v[i]);                                           \
+    }                                                                          \
+    break;                                                                     \
+  case MLP_OPTIM_ADAM:                                                         \
+    for (size_t i = 0; i < n; i++) {                                           \
+      T gi = g[i] + wd * w[i];                                                 \
+      m[i] = b1 * m[i] + (1 - b1) * gi;                                        \
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;                                   \
+      w[i] -= step * m[i] / (SQRT(v[i] * inv_c2) + eps);                       \
+    }                                                                          \
+    break;                                                                     \
+  case MLP_OPTIM_ADAMW:                                                        \
+    for (size_t i = 0; i < n; i++) {                                           \
+      T gi = g[i];                                                             \
+      w[i] -= lr * wd * w[i];                                                  \
+      m[i] = b1 * m[i] + (1 - b1) * gi;                                        \
+      v[i] = b2 * v[i] + (1 - b2) * gi * gi;                                   \
+      w[i] -= step * m[i] / (SQRT(v[i] * inv_c2) + eps);                       \
+    }                                                                          \
+    break;                                                                     \
   }
 
 static void update_f32(const mlp_optim_config *c, float *restrict w,
                        const float *restrict g, float *restrict v,
-                       float *restrict m, size_t n, double lr_d,
-                       double wd_d, double t) {
+                       float *restrict m, size_t n, double lr_d, double wd_d,
+                       double t) {
   float lr = (float)lr_d, wd = (float)wd_d, mu = (float)c->momentum;
   float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
   /* Adam's bias corrections: step = lr / (1 - b1^t), and v / (1 - b2^t)
@@ -229,11 +229,11 @@ int mlp_optim_step(mlp_optim *optim, mlp_model *model, const mlp_grad *grad) {
     char *m = optim->m != NULL ? (char *)optim->m + off * e : NULL;
 
     if (optim->dtype == MLP_F32)
-      update_f32(c, (float *)w, (const float *)g, (float *)v, (float *)m, n,
-                 lr, wd, (double)optim->t);
+      update_f32(c, (float *)w, (const float *)g, (float *)v, (float *)m, n, lr,
+                 wd, (double)optim->t);
     else
-      update_f64(c, (double *)w, (const double *)g, (double *)v,
-                 (double *)m, n, lr, wd, (double)optim->t);
+      update_f64(c, (double *)w, (const double *)g, (double *)v, (double *)m, n,
+                 lr, wd, (double)optim->t);
   }
   return MLP_OK;
 }

@@ -7,8 +7,8 @@
 
 #include "train.h"
 
-static const char *const optim_names[] = {"sgd", "momentum", "nesterov",
-                                          "adam", "adamw"};
+static const char *const optim_names[] = {"sgd", "momentum", "nesterov", "adam",
+                                          "adamw"};
 static const char *const schedule_names[] = {"constant", "step", "cosine"};
 
 const char *mlp_optim_name(mlp_optim_kind kind) {
@@ -49,14 +49,12 @@ int mlp_schedule_parse(const char *name, mlp_schedule *schedule) {
                    "unknown schedule \"%s\" (constant, step, cosine)", name);
 }
 
-void mlp_optim_config_default(mlp_optim_config *config,
-                              mlp_optim_kind kind) {
+void mlp_optim_config_default(mlp_optim_config *config, mlp_optim_kind kind) {
   if (config == NULL)
     return;
   memset(config, 0, sizeof *config);
   config->kind = kind;
-  config->lr =
-      kind == MLP_OPTIM_ADAM || kind == MLP_OPTIM_ADAMW ? 0.001 : 0.01;
+  config->lr = kind == MLP_OPTIM_ADAM || kind == MLP_OPTIM_ADAMW ? 0.001 : 0.01;
   config->momentum = 0.9;
   config->beta1 = 0.9;
   config->beta2 = 0.999;
@@ -77,8 +75,7 @@ double mlp_schedule_lr(const mlp_optim_config *c, uint64_t t) {
     return 0.0;
   switch (c->schedule) {
   case MLP_SCHEDULE_STEP:
-    lr = c->lr * pow(c->gamma, (double)(t / (c->step_size ? c->step_size
-                                                          : 1)));
+    lr = c->lr * pow(c->gamma, (double)(t / (c->step_size ? c->step_size : 1)));
     break;
   case MLP_SCHEDULE_COSINE:
     if (c->total == 0 || t >= c->total)

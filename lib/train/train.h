@@ -19,12 +19,12 @@ struct mlp_grad {
   mlp_dtype dtype;
   size_t elem;
   size_t n_layers;
-  size_t *widths;    /* n_layers + 1, to check the model's shape */
+  size_t *widths; /* n_layers + 1, to check the model's shape */
   size_t n_params;
   size_t max_batch;
-  size_t max_width;  /* max over widths[1..N] */
-  void *params;      /* dW_1, db_1, ..., 64-byte aligned */
-  void *scratch[2];  /* each max_batch * max_width elements */
+  size_t max_width; /* max over widths[1..N] */
+  void *params;     /* dW_1, db_1, ..., 64-byte aligned */
+  void *scratch[2]; /* each max_batch * max_width elements */
 };
 
 /* 1 when grad was made for a model of model's shape and dtype. */

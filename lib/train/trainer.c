@@ -14,17 +14,17 @@ struct mlp_trainer {
   mlp_model *model;
   mlp_train_config cfg;
   size_t rows_max;
-  mlp_ctx *ctx;      /* MLP_CTX_KEEP, batch_size rows */
+  mlp_ctx *ctx; /* MLP_CTX_KEEP, batch_size rows */
   mlp_grad *grad;
   mlp_optim *optim;
-  size_t *perm;      /* rows_max */
-  void *xb;          /* the batch's inputs, batch_size x widths[0] */
-  int32_t *lb;       /* its labels */
-  void *tb;          /* its targets, batch_size x widths[N] */
-  void *out;         /* forward output, batch_size x widths[N] */
-  void *best;        /* best parameters (restore_best), or NULL */
-  int total_set;     /* the cosine length was filled in */
-  uint64_t epoch;    /* epochs done */
+  size_t *perm;   /* rows_max */
+  void *xb;       /* the batch's inputs, batch_size x widths[0] */
+  int32_t *lb;    /* its labels */
+  void *tb;       /* its targets, batch_size x widths[N] */
+  void *out;      /* forward output, batch_size x widths[N] */
+  void *best;     /* best parameters (restore_best), or NULL */
+  int total_set;  /* the cosine length was filled in */
+  uint64_t epoch; /* epochs done */
   double best_loss;
   uint64_t best_epoch;
   uint64_t since_best;
@@ -80,11 +80,10 @@ int mlp_trainer_create(mlp_trainer **trainer, mlp_model *model,
     return mlp__fail(MLP_ERR_ARG,
                      "mlp_trainer_create: batch_size, epochs and rows_max "
                      "must be > 0 (got %zu, %llu, %zu)",
-                     config->batch_size,
-                     (unsigned long long)config->epochs, rows_max);
+                     config->batch_size, (unsigned long long)config->epochs,
+                     rows_max);
   if (!(config->min_delta >= 0.0))
-    return mlp__fail(MLP_ERR_ARG,
-                     "mlp_trainer_create: min_delta must be >= 0");
+    return mlp__fail(MLP_ERR_ARG, "mlp_trainer_create: min_delta must be >= 0");
   last = model->layers[model->n_layers - 1].act;
   if (mlp_loss_name(config->loss) == NULL ||
       (config->loss == MLP_LOSS_CROSS_ENTROPY && last != MLP_ACT_SOFTMAX) ||
@@ -132,8 +131,9 @@ int mlp_trainer_create(mlp_trainer **trainer, mlp_model *model,
   if (t->perm == NULL || t->xb == NULL || t->lb == NULL || t->tb == NULL ||
       t->out == NULL || (config->restore_best && t->best == NULL)) {
     mlp_trainer_free(t);
-    return mlp__fail(MLP_ERR_NOMEM, "mlp_trainer_create: out of memory for "
-                                    "%zu rows of batches",
+    return mlp__fail(MLP_ERR_NOMEM,
+                     "mlp_trainer_create: out of memory for "
+                     "%zu rows of batches",
                      nb);
   }
   *trainer = t;
@@ -147,12 +147,14 @@ static int check_data(const mlp_trainer *t, const mlp_train_data *d,
   if (d->rows == 0)
     return mlp__fail(MLP_ERR_ARG, "mlp_trainer: %s data has 0 rows", what);
   if (t->cfg.loss == MLP_LOSS_CROSS_ENTROPY && d->labels == NULL)
-    return mlp__fail(MLP_ERR_NULL, "mlp_trainer: %s labels are NULL "
-                                   "(cross_entropy needs them)",
+    return mlp__fail(MLP_ERR_NULL,
+                     "mlp_trainer: %s labels are NULL "
+                     "(cross_entropy needs them)",
                      what);
   if (t->cfg.loss != MLP_LOSS_CROSS_ENTROPY && d->targets == NULL)
-    return mlp__fail(MLP_ERR_NULL, "mlp_trainer: %s targets are NULL (%s "
-                                   "needs them)",
+    return mlp__fail(MLP_ERR_NULL,
+                     "mlp_trainer: %s targets are NULL (%s "
+                     "needs them)",
                      what, mlp_loss_name(t->cfg.loss));
   return MLP_OK;
 }
@@ -225,8 +227,8 @@ int mlp_trainer_evaluate(mlp_trainer *t, const mlp_train_data *data,
 }
 
 /* Copies the rows perm[0..rows) of d into the trainer's batch buffers. */
-static void gather(mlp_trainer *t, const mlp_train_data *d,
-                   const size_t *perm, size_t rows) {
+static void gather(mlp_trainer *t, const mlp_train_data *d, const size_t *perm,
+                   size_t rows) {
   const mlp_model *m = t->model;
   size_t xs = m->widths[0] * m->elem;
   size_t ts = m->widths[m->n_layers] * m->elem;
@@ -345,8 +347,7 @@ int mlp_trainer_fit(mlp_trainer *t, const mlp_train_data *train,
       t->since_best = 0;
       s.improved = 1;
       if (t->best != NULL)
-        memcpy(t->best, t->model->params,
-               t->model->n_params * t->model->elem);
+        memcpy(t->best, t->model->params, t->model->n_params * t->model->elem);
     } else {
       t->since_best++;
     }
