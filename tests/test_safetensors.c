@@ -227,9 +227,9 @@ END_TEST
  */
 
 static const float seq_data[] = {
-    /* 0.weight [3, 2] */ 1, 2, 3, 4, 5, 6,
-    /* 0.bias [3] */ 0.5f, -0.5f, 1,
-    /* 2.weight [1, 3] */ 1, -1, 2,
+    /* 0.weight [3, 2] */ 1, 2,     3, 4, 5, 6,
+    /* 0.bias [3] */ 0.5f,   -0.5f, 1,
+    /* 2.weight [1, 3] */ 1, -1,    2,
     /* 2.bias [1] */ 0.25f};
 
 /* The state_dict of nn.Sequential(Linear(2,3), ReLU(), Linear(3,1)), keys
@@ -257,8 +257,7 @@ START_TEST(sequential_names) {
   memset(data + 9, 0, 3 * sizeof(float));
   memcpy(data + 12, seq_data + 9, 4 * sizeof(float));
   buf = build(seq_json, data, sizeof data, &size);
-  ck_assert_int_eq(mlp_model_load_buffer(&m, buf, size, NULL),
-                   MLP_ERR_FORMAT);
+  ck_assert_int_eq(mlp_model_load_buffer(&m, buf, size, NULL), MLP_ERR_FORMAT);
   ck_assert_ptr_nonnull(strstr(mlp_last_error(), "unexpected tensor 'pad'"));
   free(buf);
 
@@ -289,8 +288,7 @@ START_TEST(sequential_names) {
   ck_assert_uint_eq(mlp_model_width(m, 0), 2);
   ck_assert_uint_eq(mlp_model_width(m, 1), 3);
   ck_assert_uint_eq(mlp_model_width(m, 2), 1);
-  ck_assert_int_eq(mlp_model_get_layer(m, 1, w, MLP_LAYOUT_OUT_IN, b),
-                   MLP_OK);
+  ck_assert_int_eq(mlp_model_get_layer(m, 1, w, MLP_LAYOUT_OUT_IN, b), MLP_OK);
   ck_assert_float_eq(w[1], 2);
   ck_assert_float_eq(w[4], 5);
   ck_assert_float_eq(b[1], -0.5f);
@@ -377,10 +375,8 @@ START_TEST(override_acts) {
   o.flags = 0;
   o.dtype = (mlp_dtype)9;
   ck_assert_int_eq(mlp_model_load_buffer(&l, buf, size, &o), MLP_ERR_DTYPE);
-  ck_assert_int_eq(mlp_model_load_buffer(NULL, buf, size, NULL),
-                   MLP_ERR_NULL);
-  ck_assert_int_eq(mlp_model_load_buffer(&l, NULL, size, NULL),
-                   MLP_ERR_NULL);
+  ck_assert_int_eq(mlp_model_load_buffer(NULL, buf, size, NULL), MLP_ERR_NULL);
+  ck_assert_int_eq(mlp_model_load_buffer(&l, NULL, size, NULL), MLP_ERR_NULL);
   ck_assert_int_eq(mlp_model_load(&l, NULL, NULL), MLP_ERR_NULL);
   ck_assert_int_eq(mlp_model_save(NULL, "x"), MLP_ERR_NULL);
   free(buf);
@@ -405,8 +401,8 @@ START_TEST(half_conversion) {
    * (0x2e66); bias BF16 1.0 (0x3f80), -2.5 (0xc020). */
   static const uint16_t halves[] = {0x3c00, 0xc100, 0x7bff, 0x0001,
                                     0x8000, 0x2e66, 0x3f80, 0xc020};
-  const double expect[] = {1, -2.5, 65504, ldexp(1, -24), -0.0,
-                           0.0999755859375};
+  const double expect[] = {1,    -2.5,           65504, ldexp(1, -24),
+                           -0.0, 0.0999755859375};
   unsigned char data[16];
   size_t size;
   unsigned char *buf;
@@ -421,8 +417,7 @@ START_TEST(half_conversion) {
   buf = build(json, data, sizeof data, &size);
   o.dtype = MLP_F64;
   ck_assert_int_eq(mlp_model_load_buffer(&m, buf, size, &o), MLP_OK);
-  ck_assert_int_eq(mlp_model_get_layer(m, 1, w, MLP_LAYOUT_OUT_IN, b),
-                   MLP_OK);
+  ck_assert_int_eq(mlp_model_get_layer(m, 1, w, MLP_LAYOUT_OUT_IN, b), MLP_OK);
   for (int i = 0; i < 6; i++)
     ck_assert_msg(w[i] == expect[i] && signbit(w[i]) == signbit(expect[i]),
                   "F16 element %d: got %.17g, expected %.17g", i, w[i],
@@ -464,8 +459,8 @@ START_TEST(nonfinite_policy) {
 
   ck_assert_int_eq(mlp_model_load_buffer(&m, buf, size, NULL),
                    MLP_ERR_NONFINITE);
-  ck_assert_ptr_nonnull(strstr(mlp_last_error(),
-                               "'layers.0.weight': element [0, 0] is inf"));
+  ck_assert_ptr_nonnull(
+      strstr(mlp_last_error(), "'layers.0.weight': element [0, 0] is inf"));
   ck_assert_ptr_null(m);
   o.flags = MLP_LOAD_ALLOW_NONFINITE;
   ck_assert_int_eq(mlp_model_load_buffer(&m, buf, size, &o), MLP_OK);
@@ -481,8 +476,7 @@ START_TEST(nonfinite_policy) {
   mlp_model_free(m);
   o.flags = 0;
   o.dtype = MLP_F32;
-  ck_assert_int_eq(mlp_model_load_buffer(&m, buf, size, &o),
-                   MLP_ERR_NONFINITE);
+  ck_assert_int_eq(mlp_model_load_buffer(&m, buf, size, &o), MLP_ERR_NONFINITE);
   ck_assert_ptr_nonnull(strstr(mlp_last_error(), "beyond the range of f32"));
   free(buf);
 }
@@ -508,8 +502,7 @@ START_TEST(malformed_corpus) {
       continue;
     ck_assert_ptr_nonnull(status);
     ck_assert_ptr_nonnull(phrase);
-    snprintf(path, sizeof path, "%s/models/malformed/%s", MLP_TEST_DATA,
-             name);
+    snprintf(path, sizeof path, "%s/models/malformed/%s", MLP_TEST_DATA, name);
     rc = mlp_model_load(&m, path, NULL);
     ck_assert_msg(strcmp(mlp_status_name(rc), status) == 0,
                   "%s: got %s (%s), expected %s", name, mlp_status_name(rc),

@@ -62,8 +62,9 @@ static void report(const char *loss, size_t samples, double mean_loss,
       printf(",\"classes\":[");
       for (size_t c = 0; c < n_classes; c++)
         printf("%s{\"class\":%zu,\"samples\":%zu,\"correct\":%zu,"
-               "\"predicted\":%zu}", c ? "," : "", c, classes[c].samples,
-               classes[c].correct, classes[c].predicted);
+               "\"predicted\":%zu}",
+               c ? "," : "", c, classes[c].samples, classes[c].correct,
+               classes[c].predicted);
       printf("]");
     }
     printf("}\n");
@@ -180,7 +181,8 @@ int mlp_cmd_eval(int argc, char **argv) {
   }
   if (loss == MLP_LOSS_BCE && mlp_model_act(m, layers) != MLP_ACT_SIGMOID) {
     tool_error("--loss bce needs a sigmoid output layer; the model ends in "
-               "%s", mlp_act_name(mlp_model_act(m, layers)));
+               "%s",
+               mlp_act_name(mlp_model_act(m, layers)));
     goto done;
   }
 
@@ -204,15 +206,16 @@ int mlp_cmd_eval(int argc, char **argv) {
     goto done;
   }
   if (mlp_dataset_rows(ls) != n) {
-    tool_error("%s has %zu rows but %s has %zu", lab_path,
-               mlp_dataset_rows(ls), in_path, n);
+    tool_error("%s has %zu rows but %s has %zu", lab_path, mlp_dataset_rows(ls),
+               in_path, n);
     goto done;
   }
   if (loss == MLP_LOSS_CROSS_ENTROPY ? mlp_dataset_cols(ls) != 1
                                      : mlp_dataset_cols(ls) != width) {
     tool_error("%s: rows have %zu values; %s needs %zu", lab_path,
-               mlp_dataset_cols(ls), loss == MLP_LOSS_CROSS_ENTROPY
-                   ? "cross_entropy (class indices)" : "the model's output",
+               mlp_dataset_cols(ls),
+               loss == MLP_LOSS_CROSS_ENTROPY ? "cross_entropy (class indices)"
+                                              : "the model's output",
                loss == MLP_LOSS_CROSS_ENTROPY ? (size_t)1 : width);
     goto done;
   }
@@ -227,10 +230,10 @@ int mlp_cmd_eval(int argc, char **argv) {
   y = malloc(batch * width * elem);
   labels = malloc(batch * sizeof *labels);
   pred = malloc(batch * sizeof *pred);
-  targets = loss == MLP_LOSS_CROSS_ENTROPY ? NULL : malloc(batch * width *
-                                                           elem);
-  classes = loss == MLP_LOSS_CROSS_ENTROPY ? calloc(width, sizeof *classes)
-                                           : NULL;
+  targets =
+      loss == MLP_LOSS_CROSS_ENTROPY ? NULL : malloc(batch * width * elem);
+  classes =
+      loss == MLP_LOSS_CROSS_ENTROPY ? calloc(width, sizeof *classes) : NULL;
   if (!x || !y || !labels || !pred ||
       (loss == MLP_LOSS_CROSS_ENTROPY ? !classes : !targets)) {
     tool_error("out of memory for a batch of %zu rows", batch);
@@ -263,13 +266,12 @@ int mlp_cmd_eval(int argc, char **argv) {
         if (labels[i] < 0 || (size_t)labels[i] >= width) {
           tool_progress_end(&progress);
           tool_error("%s: row %zu: class %ld is outside [0, %zu) of the "
-                     "model's output", lab_path, done_rows + i,
-                     (long)labels[i], width);
+                     "model's output",
+                     lab_path, done_rows + i, (long)labels[i], width);
           goto done;
         }
     if ((c = mlp_forward(m, ctx, x, rows, y)) != MLP_OK ||
-        (c = mlp_ctx_loss(ctx, loss, labels, targets, NULL, &mean)) !=
-            MLP_OK)
+        (c = mlp_ctx_loss(ctx, loss, labels, targets, NULL, &mean)) != MLP_OK)
       break;
     loss_sum += mean * (double)rows;
     if (loss == MLP_LOSS_CROSS_ENTROPY) {

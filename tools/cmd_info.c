@@ -95,8 +95,8 @@ int mlp_cmd_info(int argc, char **argv) {
   printf("output       %zu\n", mlp_model_width(m, n));
   printf("dtype        %s\n", mlp_dtype_name(mlp_model_dtype(m)));
   printf("parameters   %zu\n", params);
-  printf("memory       %s of parameters", tool_bytes(buf, sizeof buf,
-                                                     (double)params * elem));
+  printf("memory       %s of parameters",
+         tool_bytes(buf, sizeof buf, (double)params * elem));
   {
     size_t ws = mlp_ctx_workspace_size(m, 256, 0);
     if (ws)

@@ -115,13 +115,11 @@ int mlp_cmd_init(int argc, char **argv) {
     goto done;
   }
   if (n_acts != n_dims - 1) {
-    tool_error("--activations: %zu given for %zu layers", n_acts,
-               n_dims - 1);
+    tool_error("--activations: %zu given for %zu layers", n_acts, n_dims - 1);
     goto done;
   }
 
-  rc = mlp_model_create(&m, dtype, n_dims - 1, dims, acts,
-                        MLP_LAYOUT_IN_OUT);
+  rc = mlp_model_create(&m, dtype, n_dims - 1, dims, acts, MLP_LAYOUT_IN_OUT);
   if (rc == MLP_OK)
     rc = mlp_model_init(m, init, (uint64_t)seed, scale);
   if (rc == MLP_OK)

@@ -113,8 +113,8 @@ int mlp_cmd_run(int argc, char **argv) {
     goto done;
   }
   if ((rc = mlp_ctx_create(&ctx, m, batch, 0, NULL, 0)) != MLP_OK ||
-      (rc = mlp_writer_open(&w, out, mlp_model_dtype(m), width,
-                            MLP_FORMAT_AUTO, 0)) != MLP_OK) {
+      (rc = mlp_writer_open(&w, out, mlp_model_dtype(m), width, MLP_FORMAT_AUTO,
+                            0)) != MLP_OK) {
     rc = tool_fail(rc);
     goto done;
   }

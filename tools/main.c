@@ -26,9 +26,10 @@ static const command commands[] = {
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: mlp COMMAND [OPTIONS] [ARGS]\n\n"
-               "Batched multilayer perceptrons on CBLAS (libmlp %s).\n\n"
-               "Commands:\n",
+  fprintf(out,
+          "usage: mlp COMMAND [OPTIONS] [ARGS]\n\n"
+          "Batched multilayer perceptrons on CBLAS (libmlp %s).\n\n"
+          "Commands:\n",
           mlp_version());
   for (size_t i = 0; i < N_COMMANDS; i++)
     fprintf(out, "  %-6s %s\n", commands[i].name, commands[i].summary);

@@ -14,9 +14,9 @@
 
 /* Exit codes of every command (docs/mlp.1.scd lists them). */
 enum {
-  TOOL_EXIT_OK = 0,          /* success */
-  TOOL_EXIT_FAILURE = 1,     /* a file, model or data error */
-  TOOL_EXIT_USAGE = 2,       /* bad command line */
+  TOOL_EXIT_OK = 0,           /* success */
+  TOOL_EXIT_FAILURE = 1,      /* a file, model or data error */
+  TOOL_EXIT_USAGE = 2,        /* bad command line */
   TOOL_EXIT_INTERRUPTED = 130 /* stopped by SIGINT or SIGTERM */
 };
 

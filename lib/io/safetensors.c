@@ -42,14 +42,14 @@ typedef struct st_tensor {
   const char *name; /* owned by the cJSON tree */
   st_dtype dtype;
   size_t ndim;
-  size_t shape[2];  /* the first two dimensions (enough for layers) */
-  size_t count;     /* elements */
+  size_t shape[2]; /* the first two dimensions (enough for layers) */
+  size_t count;    /* elements */
   size_t begin, end;
 } st_tensor;
 
 /* One layer: its weight and bias tensors and its order key. */
 typedef struct st_layer {
-  const char *prefix;  /* points into the weight's (or bias's) name */
+  const char *prefix; /* points into the weight's (or bias's) name */
   size_t prefix_len;
   const st_tensor *w, *b;
   uint64_t keys[ST_MAX_KEYS];
@@ -58,11 +58,11 @@ typedef struct st_layer {
 
 /* Everything one load works on. */
 typedef struct st_load {
-  const char *src;   /* "path: " or "" for messages */
+  const char *src;           /* "path: " or "" for messages */
   const unsigned char *data; /* start of the tensor data */
   size_t data_size;
   cJSON *root;
-  const char *acts;  /* __metadata__.activations, or NULL */
+  const char *acts; /* __metadata__.activations, or NULL */
   st_tensor *tensors;
   size_t n_tensors;
   st_layer *layers;
@@ -97,8 +97,8 @@ static double st_elem(st_dtype dtype, const unsigned char *p, size_t j) {
   p += j * st_dtype_sizes[dtype];
   switch (dtype) {
   case ST_F32: {
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-                 (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                 (uint32_t)p[3] << 24;
     float f;
     memcpy(&f, &u, sizeof f);
     return f;
@@ -127,8 +127,8 @@ static double st_elem(st_dtype dtype, const unsigned char *p, size_t j) {
 
 /* A JSON number that must be an integer in [0, 2^53) (sizes beyond are
  * beyond any file anyway). */
-static int st_get_size(const st_load *ld, const cJSON *item,
-                       const char *tensor, const char *what, size_t *out) {
+static int st_get_size(const st_load *ld, const cJSON *item, const char *tensor,
+                       const char *what, size_t *out) {
   double d;
   if (!cJSON_IsNumber(item))
     return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s': %s must be numbers",
@@ -137,31 +137,36 @@ static int st_get_size(const st_load *ld, const cJSON *item,
   if (!(d >= 0) || d != floor(d))
     return mlp__fail(MLP_ERR_FORMAT,
                      "%stensor '%s': %s holds %g, not a non-negative "
-                     "integer", ld->src, tensor, what, d);
+                     "integer",
+                     ld->src, tensor, what, d);
   if (d >= ST_EXACT_LIMIT || d > (double)SIZE_MAX)
-    return mlp__fail(MLP_ERR_OVERFLOW, "%stensor '%s': %s value %.0f is "
-                     "too large", ld->src, tensor, what, d);
+    return mlp__fail(MLP_ERR_OVERFLOW,
+                     "%stensor '%s': %s value %.0f is "
+                     "too large",
+                     ld->src, tensor, what, d);
   *out = (size_t)d;
   return MLP_OK;
 }
 
 /* Parses and checks one tensor entry on its own. */
-static int st_parse_tensor(const st_load *ld, const cJSON *item,
-                           st_tensor *t) {
+static int st_parse_tensor(const st_load *ld, const cJSON *item, st_tensor *t) {
   const char *name = item->string;
   const cJSON *dtype, *shape, *offsets, *dim;
   size_t bytes, i;
   int rc;
 
   if (!cJSON_IsObject(item))
-    return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s': entry is not an "
-                     "object", ld->src, name);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%stensor '%s': entry is not an "
+                     "object",
+                     ld->src, name);
   dtype = cJSON_GetObjectItemCaseSensitive(item, "dtype");
   shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
   offsets = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
   if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) ||
       !cJSON_IsArray(offsets))
-    return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s': needs a string "
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%stensor '%s': needs a string "
                      "\"dtype\" and arrays \"shape\" and \"data_offsets\"",
                      ld->src, name);
 
@@ -170,49 +175,60 @@ static int st_parse_tensor(const st_load *ld, const cJSON *item,
     if (strcmp(dtype->valuestring, st_dtype_names[i]) == 0)
       break;
   if (i == 4)
-    return mlp__fail(MLP_ERR_DTYPE, "%stensor '%s': dtype \"%.20s\" is not "
-                     "supported (F32, F64, F16, BF16)", ld->src, name,
-                     dtype->valuestring);
+    return mlp__fail(MLP_ERR_DTYPE,
+                     "%stensor '%s': dtype \"%.20s\" is not "
+                     "supported (F32, F64, F16, BF16)",
+                     ld->src, name, dtype->valuestring);
   t->dtype = (st_dtype)i;
 
   t->ndim = 0;
   t->count = 1;
   t->shape[0] = t->shape[1] = 0;
   cJSON_ArrayForEach(dim, shape) {
-    size_t n;
+    size_t n = 0;
     if ((rc = st_get_size(ld, dim, name, "shape", &n)) != MLP_OK)
       return rc;
     if (t->ndim < 2)
       t->shape[t->ndim] = n;
     t->ndim++;
     if (mlp__mul_overflow(t->count, n, &t->count))
-      return mlp__fail(MLP_ERR_OVERFLOW, "%stensor '%s': the product of "
-                       "its shape overflows", ld->src, name);
+      return mlp__fail(MLP_ERR_OVERFLOW,
+                       "%stensor '%s': the product of "
+                       "its shape overflows",
+                       ld->src, name);
   }
 
   if (cJSON_GetArraySize(offsets) != 2)
-    return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s': data_offsets must "
-                     "have 2 entries [begin, end]", ld->src, name);
-  if ((rc = st_get_size(ld, offsets->child, name, "data_offsets",
-                        &t->begin)) != MLP_OK ||
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%stensor '%s': data_offsets must "
+                     "have 2 entries [begin, end]",
+                     ld->src, name);
+  if ((rc = st_get_size(ld, offsets->child, name, "data_offsets", &t->begin)) !=
+          MLP_OK ||
       (rc = st_get_size(ld, offsets->child->next, name, "data_offsets",
                         &t->end)) != MLP_OK)
     return rc;
   if (t->begin > t->end)
-    return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s': data_offsets [%zu, "
-                     "%zu] are reversed", ld->src, name, t->begin, t->end);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%stensor '%s': data_offsets [%zu, "
+                     "%zu] are reversed",
+                     ld->src, name, t->begin, t->end);
   if (t->end > ld->data_size)
-    return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s': data_offsets [%zu, "
-                     "%zu] go beyond the %zu bytes of data", ld->src, name,
-                     t->begin, t->end, ld->data_size);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%stensor '%s': data_offsets [%zu, "
+                     "%zu] go beyond the %zu bytes of data",
+                     ld->src, name, t->begin, t->end, ld->data_size);
   if (mlp__mul_overflow(t->count, st_dtype_sizes[t->dtype], &bytes))
-    return mlp__fail(MLP_ERR_OVERFLOW, "%stensor '%s': its byte size "
-                     "overflows", ld->src, name);
+    return mlp__fail(MLP_ERR_OVERFLOW,
+                     "%stensor '%s': its byte size "
+                     "overflows",
+                     ld->src, name);
   if (bytes != t->end - t->begin)
-    return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s': %zu elements of %s "
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%stensor '%s': %zu elements of %s "
                      "need %zu bytes but data_offsets [%zu, %zu] hold %zu",
-                     ld->src, name, t->count, st_dtype_names[t->dtype],
-                     bytes, t->begin, t->end, t->end - t->begin);
+                     ld->src, name, t->count, st_dtype_names[t->dtype], bytes,
+                     t->begin, t->end, t->end - t->begin);
   return MLP_OK;
 }
 
@@ -251,21 +267,26 @@ static int st_parse_header(st_load *ld, const char *json, size_t len) {
   int rc;
 
   if (len == 0 || json[0] != '{')
-    return mlp__fail(MLP_ERR_FORMAT, "%sthe header is not a JSON object "
-                     "(it must start with '{')", ld->src);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%sthe header is not a JSON object "
+                     "(it must start with '{')",
+                     ld->src);
   ld->root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
   if (!ld->root) {
-    size_t at = end && end >= json && end <= json + len
-                    ? (size_t)(end - json) : len;
-    return mlp__fail(MLP_ERR_FORMAT, "%sinvalid JSON in the header at "
-                     "byte %zu of %zu", ld->src, at, len);
+    size_t at =
+        end && end >= json && end <= json + len ? (size_t)(end - json) : len;
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%sinvalid JSON in the header at "
+                     "byte %zu of %zu",
+                     ld->src, at, len);
   }
   /* The header may be padded with spaces after the object, nothing else. */
   for (; end < json + len; end++)
     if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
-      return mlp__fail(MLP_ERR_FORMAT, "%sunexpected bytes after the JSON "
-                       "header at byte %zu", ld->src,
-                       (size_t)(end - json));
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%sunexpected bytes after the JSON "
+                       "header at byte %zu",
+                       ld->src, (size_t)(end - json));
   if (!cJSON_IsObject(ld->root))
     return mlp__fail(MLP_ERR_FORMAT, "%sthe header is not a JSON object",
                      ld->src);
@@ -292,8 +313,8 @@ static int st_parse_header(st_load *ld, const char *json, size_t len) {
   qsort(ld->tensors, ld->n_tensors, sizeof *ld->tensors, st_cmp_name);
   for (i = 1; i < ld->n_tensors; i++)
     if (strcmp(ld->tensors[i - 1].name, ld->tensors[i].name) == 0)
-      return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s' appears twice",
-                       ld->src, ld->tensors[i].name);
+      return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s' appears twice", ld->src,
+                       ld->tensors[i].name);
 
   /* Byte ranges tile the data exactly: no overlap, no hole. */
   qsort(ld->tensors, ld->n_tensors, sizeof *ld->tensors, st_cmp_begin);
@@ -301,21 +322,24 @@ static int st_parse_header(st_load *ld, const char *json, size_t len) {
   for (i = 0; i < ld->n_tensors; i++) {
     const st_tensor *t = &ld->tensors[i];
     if (t->begin < expect)
-      return mlp__fail(MLP_ERR_FORMAT, "%stensors '%s' and '%s' overlap "
-                       "(data_offsets [%zu, %zu] and [%zu, %zu])", ld->src,
-                       ld->tensors[i - 1].name, t->name,
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%stensors '%s' and '%s' overlap "
+                       "(data_offsets [%zu, %zu] and [%zu, %zu])",
+                       ld->src, ld->tensors[i - 1].name, t->name,
                        ld->tensors[i - 1].begin, ld->tensors[i - 1].end,
                        t->begin, t->end);
     if (t->begin > expect)
-      return mlp__fail(MLP_ERR_FORMAT, "%sdata bytes [%zu, %zu) belong to "
-                       "no tensor (before '%s')", ld->src, expect, t->begin,
-                       t->name);
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%sdata bytes [%zu, %zu) belong to "
+                       "no tensor (before '%s')",
+                       ld->src, expect, t->begin, t->name);
     expect = t->end;
   }
   if (expect != ld->data_size)
-    return mlp__fail(MLP_ERR_FORMAT, "%sdata bytes [%zu, %zu) belong to no "
-                     "tensor (after the last one)", ld->src, expect,
-                     ld->data_size);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%sdata bytes [%zu, %zu) belong to no "
+                     "tensor (after the last one)",
+                     ld->src, expect, ld->data_size);
   qsort(ld->tensors, ld->n_tensors, sizeof *ld->tensors, st_cmp_name);
   return MLP_OK;
 }
@@ -355,15 +379,17 @@ static int st_layer_keys(const st_load *ld, st_layer *l) {
       continue;
     }
     if (l->n_keys == ST_MAX_KEYS)
-      return mlp__fail(MLP_ERR_FORMAT, "%slayer '%.*s': more than %d "
-                       "numbers in its name", ld->src, (int)l->prefix_len,
-                       l->prefix, ST_MAX_KEYS);
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%slayer '%.*s': more than %d "
+                       "numbers in its name",
+                       ld->src, (int)l->prefix_len, l->prefix, ST_MAX_KEYS);
     for (; i < l->prefix_len && l->prefix[i] >= '0' && l->prefix[i] <= '9';
          i++) {
       if (v > (UINT64_MAX - 9) / 10)
-        return mlp__fail(MLP_ERR_FORMAT, "%slayer '%.*s': number too "
-                         "large to order by", ld->src, (int)l->prefix_len,
-                         l->prefix);
+        return mlp__fail(MLP_ERR_FORMAT,
+                         "%slayer '%.*s': number too "
+                         "large to order by",
+                         ld->src, (int)l->prefix_len, l->prefix);
       v = v * 10 + (uint64_t)(l->prefix[i] - '0');
     }
     l->keys[l->n_keys++] = v;
@@ -384,18 +410,18 @@ static int st_plan_layers(st_load *ld) {
   size_t i;
   int rc;
 
-  ld->layers = mlp__calloc(ld->n_tensors ? ld->n_tensors : 1,
-                           sizeof *ld->layers);
+  ld->layers =
+      mlp__calloc(ld->n_tensors ? ld->n_tensors : 1, sizeof *ld->layers);
   if (!ld->layers)
-    return mlp__fail(MLP_ERR_NOMEM, "%sno memory for the layer list",
-                     ld->src);
+    return mlp__fail(MLP_ERR_NOMEM, "%sno memory for the layer list", ld->src);
   for (i = 0; i < ld->n_tensors; i++) {
     const st_tensor *t = &ld->tensors[i];
     st_layer *l;
     size_t plen;
     int kind = st_split_name(t->name, &plen);
     if (kind == 0)
-      return mlp__fail(MLP_ERR_FORMAT, "%sunexpected tensor '%s' (a model "
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%sunexpected tensor '%s' (a model "
                        "file holds only <layer>.weight and <layer>.bias)",
                        ld->src, t->name);
     /* Sorted by name, a layer's bias and weight come next to each other
@@ -419,21 +445,25 @@ static int st_plan_layers(st_load *ld) {
       l->b = t;
   }
   if (ld->n_layers == 0)
-    return mlp__fail(MLP_ERR_FORMAT, "%sno layers: the file holds no "
-                     "<layer>.weight tensor", ld->src);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%sno layers: the file holds no "
+                     "<layer>.weight tensor",
+                     ld->src);
 
   for (i = 0; i < ld->n_layers; i++) {
     st_layer *l = &ld->layers[i];
     if (!l->w)
-      return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s' has no weight "
-                       "'%.*s%sweight'", ld->src, l->b->name,
-                       (int)l->prefix_len, l->prefix,
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%stensor '%s' has no weight "
+                       "'%.*s%sweight'",
+                       ld->src, l->b->name, (int)l->prefix_len, l->prefix,
                        l->prefix_len ? "." : "");
     if (!l->b)
-      return mlp__fail(MLP_ERR_FORMAT, "%stensor '%s' has no bias "
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%stensor '%s' has no bias "
                        "'%.*s%sbias' (layers without bias are not "
-                       "supported)", ld->src, l->w->name,
-                       (int)l->prefix_len, l->prefix,
+                       "supported)",
+                       ld->src, l->w->name, (int)l->prefix_len, l->prefix,
                        l->prefix_len ? "." : "");
     if ((rc = st_layer_keys(ld, l)) != MLP_OK)
       return rc;
@@ -442,29 +472,36 @@ static int st_plan_layers(st_load *ld) {
   qsort(ld->layers, ld->n_layers, sizeof *ld->layers, st_cmp_layer);
   for (i = 1; i < ld->n_layers; i++)
     if (st_cmp_layer(&ld->layers[i - 1], &ld->layers[i]) == 0)
-      return mlp__fail(MLP_ERR_FORMAT, "%scannot order layers '%.*s' and "
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%scannot order layers '%.*s' and "
                        "'%.*s': the numbers in their names are equal",
                        ld->src, (int)ld->layers[i - 1].prefix_len,
-                       ld->layers[i - 1].prefix,
-                       (int)ld->layers[i].prefix_len, ld->layers[i].prefix);
+                       ld->layers[i - 1].prefix, (int)ld->layers[i].prefix_len,
+                       ld->layers[i].prefix);
 
   for (i = 0; i < ld->n_layers; i++) {
     const st_tensor *w = ld->layers[i].w, *b = ld->layers[i].b;
     if (w->ndim != 2)
-      return mlp__fail(MLP_ERR_SHAPE, "%stensor '%s' has %zu dimensions, "
-                       "expected 2 [out, in]", ld->src, w->name, w->ndim);
+      return mlp__fail(MLP_ERR_SHAPE,
+                       "%stensor '%s' has %zu dimensions, "
+                       "expected 2 [out, in]",
+                       ld->src, w->name, w->ndim);
     if (w->shape[0] == 0 || w->shape[1] == 0)
-      return mlp__fail(MLP_ERR_SHAPE, "%stensor '%s' has shape [%zu, %zu]: "
-                       "widths must be at least 1", ld->src, w->name,
-                       w->shape[0], w->shape[1]);
+      return mlp__fail(MLP_ERR_SHAPE,
+                       "%stensor '%s' has shape [%zu, %zu]: "
+                       "widths must be at least 1",
+                       ld->src, w->name, w->shape[0], w->shape[1]);
     if (b->ndim != 1 || b->shape[0] != w->shape[0])
-      return mlp__fail(MLP_ERR_SHAPE, "%stensor '%s' must have shape [%zu] "
-                       "to match '%s' [%zu, %zu]", ld->src, b->name,
-                       w->shape[0], w->name, w->shape[0], w->shape[1]);
+      return mlp__fail(MLP_ERR_SHAPE,
+                       "%stensor '%s' must have shape [%zu] "
+                       "to match '%s' [%zu, %zu]",
+                       ld->src, b->name, w->shape[0], w->name, w->shape[0],
+                       w->shape[1]);
     if (i > 0 && w->shape[1] != ld->layers[i - 1].w->shape[0])
-      return mlp__fail(MLP_ERR_SHAPE, "%slayers do not chain: '%s' [%zu, "
-                       "%zu] takes %zu inputs but '%s' gives %zu", ld->src,
-                       w->name, w->shape[0], w->shape[1], w->shape[1],
+      return mlp__fail(MLP_ERR_SHAPE,
+                       "%slayers do not chain: '%s' [%zu, "
+                       "%zu] takes %zu inputs but '%s' gives %zu",
+                       ld->src, w->name, w->shape[0], w->shape[1], w->shape[1],
                        ld->layers[i - 1].w->name,
                        ld->layers[i - 1].w->shape[0]);
   }
@@ -479,9 +516,10 @@ static int st_parse_acts(const st_load *ld, const char *text, mlp_act *acts,
   for (p = text; *p; p++)
     count += *p == ',';
   if (count != n)
-    return mlp__fail(MLP_ERR_ACTIVATION, "%s__metadata__.activations names "
-                     "%zu activations for %zu layers (\"%.60s\")", ld->src,
-                     count, n, text);
+    return mlp__fail(MLP_ERR_ACTIVATION,
+                     "%s__metadata__.activations names "
+                     "%zu activations for %zu layers (\"%.60s\")",
+                     ld->src, count, n, text);
   p = text;
   for (k = 0; k < n; k++) {
     char tok[32];
@@ -492,9 +530,10 @@ static int st_parse_acts(const st_load *ld, const char *text, mlp_act *acts,
     while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
       len--;
     if (len >= sizeof tok)
-      return mlp__fail(MLP_ERR_ACTIVATION, "%s__metadata__.activations: "
-                       "unknown activation '%.*s' (item %zu)", ld->src,
-                       (int)(len < 40 ? len : 40), p, k + 1);
+      return mlp__fail(MLP_ERR_ACTIVATION,
+                       "%s__metadata__.activations: "
+                       "unknown activation '%.*s' (item %zu)",
+                       ld->src, (int)(len < 40 ? len : 40), p, k + 1);
     memcpy(tok, p, len);
     tok[len] = '\0';
     slopes[k] = MLP_LEAKY_RELU_DEFAULT_SLOPE;
@@ -503,16 +542,18 @@ static int st_parse_acts(const st_load *ld, const char *text, mlp_act *acts,
       char *stop;
       double s = strtod(colon + 1, &stop);
       if (stop == colon + 1 || *stop != '\0' || !isfinite(s))
-        return mlp__fail(MLP_ERR_ACTIVATION, "%s__metadata__.activations: "
-                         "bad leaky_relu slope '%s' (item %zu)", ld->src,
-                         colon + 1, k + 1);
+        return mlp__fail(MLP_ERR_ACTIVATION,
+                         "%s__metadata__.activations: "
+                         "bad leaky_relu slope '%s' (item %zu)",
+                         ld->src, colon + 1, k + 1);
       slopes[k] = s;
       tok[colon - tok] = '\0';
     }
     if (mlp_act_parse(tok, &acts[k]) != MLP_OK)
-      return mlp__fail(MLP_ERR_ACTIVATION, "%s__metadata__.activations: "
-                       "unknown activation '%s' (item %zu)", ld->src, tok,
-                       k + 1);
+      return mlp__fail(MLP_ERR_ACTIVATION,
+                       "%s__metadata__.activations: "
+                       "unknown activation '%s' (item %zu)",
+                       ld->src, tok, k + 1);
     p = end ? end + 1 : p + len;
   }
   return MLP_OK;
@@ -555,11 +596,9 @@ static int st_copy(const st_load *ld, const st_tensor *t, mlp_dtype dtype,
         for (size_t r = r0; r < r1; r++)
           for (size_t c = c0; c < c1; c++) {
             if (elem == 4)
-              memcpy((float *)dst + c * rows + r,
-                     src + (r * cols + c) * 4, 4);
+              memcpy((float *)dst + c * rows + r, src + (r * cols + c) * 4, 4);
             else
-              memcpy((double *)dst + c * rows + r,
-                     src + (r * cols + c) * 8, 8);
+              memcpy((double *)dst + c * rows + r, src + (r * cols + c) * 8, 8);
           }
       }
   } else {
@@ -579,8 +618,8 @@ static int st_copy(const st_load *ld, const st_tensor *t, mlp_dtype dtype,
     return MLP_OK;
 
   for (size_t at = 0; at < n; at++) {
-    double v = dtype == MLP_F32 ? ((const float *)dst)[at]
-                                : ((const double *)dst)[at];
+    double v =
+        dtype == MLP_F32 ? ((const float *)dst)[at] : ((const double *)dst)[at];
     size_t r, c;
     double orig;
     if (isfinite(v))
@@ -589,11 +628,15 @@ static int st_copy(const st_load *ld, const st_tensor *t, mlp_dtype dtype,
     c = transpose ? at / rows : at % cols;
     orig = st_elem(t->dtype, src, r * cols + c);
     if (t->ndim == 1)
-      return mlp__fail(MLP_ERR_NONFINITE, "%stensor '%s': element [%zu] "
-                       "is %g%s", ld->src, t->name, c, orig,
+      return mlp__fail(MLP_ERR_NONFINITE,
+                       "%stensor '%s': element [%zu] "
+                       "is %g%s",
+                       ld->src, t->name, c, orig,
                        isfinite(orig) ? ", beyond the range of f32" : "");
-    return mlp__fail(MLP_ERR_NONFINITE, "%stensor '%s': element [%zu, "
-                     "%zu] is %g%s", ld->src, t->name, r, c, orig,
+    return mlp__fail(MLP_ERR_NONFINITE,
+                     "%stensor '%s': element [%zu, "
+                     "%zu] is %g%s",
+                     ld->src, t->name, r, c, orig,
                      isfinite(orig) ? ", beyond the range of f32" : "");
   }
   return MLP_OK;
@@ -623,23 +666,28 @@ static int st_load_from(mlp_model **model, const unsigned char *bytes,
   if (!opts)
     opts = &defaults;
   if (opts->dtype != 0 && opts->dtype != MLP_F32 && opts->dtype != MLP_F64)
-    return mlp__fail(MLP_ERR_DTYPE, "mlp_model_load: unknown dtype %d in "
-                     "the options", (int)opts->dtype);
+    return mlp__fail(MLP_ERR_DTYPE,
+                     "mlp_model_load: unknown dtype %d in "
+                     "the options",
+                     (int)opts->dtype);
   if (opts->flags & ~(MLP_LOAD_OVERRIDE_ACTS | MLP_LOAD_ALLOW_NONFINITE))
     return mlp__fail(MLP_ERR_ARG, "mlp_model_load: unknown flags 0x%x",
                      opts->flags);
   if ((opts->flags & MLP_LOAD_OVERRIDE_ACTS) && !opts->acts)
     return mlp__fail(MLP_ERR_ARG, "mlp_model_load: MLP_LOAD_OVERRIDE_ACTS "
-                     "without acts");
+                                  "without acts");
 
   if (size < 8)
-    return mlp__fail(MLP_ERR_FORMAT, "%sthe file has %zu bytes, fewer than "
-                     "the 8 of the header length", src, size);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%sthe file has %zu bytes, fewer than "
+                     "the 8 of the header length",
+                     src, size);
   hlen = st_le64(bytes);
   if (hlen > size - 8)
-    return mlp__fail(MLP_ERR_FORMAT, "%sheader length %llu goes beyond the "
-                     "file (%zu bytes)", src, (unsigned long long)hlen,
-                     size);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%sheader length %llu goes beyond the "
+                     "file (%zu bytes)",
+                     src, (unsigned long long)hlen, size);
   ld.data = bytes + 8 + hlen;
   ld.data_size = size - 8 - (size_t)hlen;
 
@@ -661,8 +709,10 @@ static int st_load_from(mlp_model **model, const unsigned char *bytes,
   /* Activations: the caller's when overriding or when the file has none. */
   if (opts->acts && ((opts->flags & MLP_LOAD_OVERRIDE_ACTS) || !ld.acts)) {
     if (opts->n_acts != ld.n_layers) {
-      rc = mlp__fail(MLP_ERR_ACTIVATION, "%s%zu activations given for the "
-                     "file's %zu layers", src, opts->n_acts, ld.n_layers);
+      rc = mlp__fail(MLP_ERR_ACTIVATION,
+                     "%s%zu activations given for the "
+                     "file's %zu layers",
+                     src, opts->n_acts, ld.n_layers);
       goto done;
     }
     for (i = 0; i < ld.n_layers; i++) {
@@ -674,8 +724,10 @@ static int st_load_from(mlp_model **model, const unsigned char *bytes,
     if (rc != MLP_OK)
       goto done;
   } else {
-    rc = mlp__fail(MLP_ERR_ACTIVATION, "%sthe file names no activations "
-                   "(__metadata__.activations) and none were given", src);
+    rc = mlp__fail(MLP_ERR_ACTIVATION,
+                   "%sthe file names no activations "
+                   "(__metadata__.activations) and none were given",
+                   src);
     goto done;
   }
 
@@ -738,14 +790,15 @@ static int st_read_all(int fd, const char *path, unsigned char **out,
   for (;;) {
     ssize_t got;
     if (!buf)
-      return mlp__fail(MLP_ERR_NOMEM, "%s: no memory to read the file",
-                       path);
+      return mlp__fail(MLP_ERR_NOMEM, "%s: no memory to read the file", path);
     if (len == cap) {
       unsigned char *bigger;
       if (cap > SIZE_MAX / 2 || !(bigger = mlp__alloc(cap * 2))) {
         mlp__free(buf);
-        return mlp__fail(MLP_ERR_NOMEM, "%s: no memory to read the file "
-                         "(%zu bytes so far)", path, len);
+        return mlp__fail(MLP_ERR_NOMEM,
+                         "%s: no memory to read the file "
+                         "(%zu bytes so far)",
+                         path, len);
       }
       memcpy(bigger, buf, len);
       mlp__free(buf);
@@ -758,8 +811,7 @@ static int st_read_all(int fd, const char *path, unsigned char **out,
     if (got < 0) {
       int e = errno;
       mlp__free(buf);
-      return mlp__fail(MLP_ERR_IO, "%s: read failed: %s", path,
-                       strerror(e));
+      return mlp__fail(MLP_ERR_IO, "%s: read failed: %s", path, strerror(e));
     }
     if (got == 0)
       break;
@@ -786,8 +838,7 @@ int mlp_model_load(mlp_model **model, const char *path,
 
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return mlp__fail(MLP_ERR_IO, "%s: cannot open: %s", path,
-                     strerror(errno));
+    return mlp__fail(MLP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   if (fstat(fd, &st) != 0) {
     rc = mlp__fail(MLP_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     close(fd);
@@ -805,8 +856,7 @@ int mlp_model_load(mlp_model **model, const char *path,
     size = (size_t)st.st_size;
     bytes = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (bytes == MAP_FAILED) {
-      rc = mlp__fail(MLP_ERR_IO, "%s: mmap failed: %s", path,
-                     strerror(errno));
+      rc = mlp__fail(MLP_ERR_IO, "%s: mmap failed: %s", path, strerror(errno));
       close(fd);
       return rc;
     }
@@ -859,8 +909,8 @@ static void st_text_add(st_text *t, const char *fmt, ...) {
     return;
   for (;;) {
     va_start(ap, fmt);
-    n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0,
-                  fmt, ap);
+    n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? t->cap - t->len : 0, fmt,
+                  ap);
     va_end(ap);
     if (n < 0) {
       t->failed = 1;
@@ -901,8 +951,10 @@ static int st_build_header(const mlp_model *m, st_text *h) {
   size_t off = 0;
   char slope[40];
 
-  st_text_add(h, "{\"__metadata__\":{\"format\":\"pt\",\"producer\":"
-              "\"libmlp %s\",\"activations\":\"", mlp_version());
+  st_text_add(h,
+              "{\"__metadata__\":{\"format\":\"pt\",\"producer\":"
+              "\"libmlp %s\",\"activations\":\"",
+              mlp_version());
   for (size_t k = 1; k <= m->n_layers; k++) {
     const mlp__layer *l = &m->layers[k - 1];
     st_text_add(h, "%s%s", k > 1 ? "," : "", mlp_act_name(l->act));
@@ -916,13 +968,15 @@ static int st_build_header(const mlp_model *m, st_text *h) {
   for (size_t k = 1; k <= m->n_layers; k++) {
     const mlp__layer *l = &m->layers[k - 1];
     size_t wbytes = l->in * l->out * m->elem, bbytes = l->out * m->elem;
-    st_text_add(h, ",\"layers.%zu.weight\":{\"dtype\":\"%s\",\"shape\":"
-                "[%zu,%zu],\"data_offsets\":[%zu,%zu]}", k - 1, dt, l->out,
-                l->in, off, off + wbytes);
+    st_text_add(h,
+                ",\"layers.%zu.weight\":{\"dtype\":\"%s\",\"shape\":"
+                "[%zu,%zu],\"data_offsets\":[%zu,%zu]}",
+                k - 1, dt, l->out, l->in, off, off + wbytes);
     off += wbytes;
-    st_text_add(h, ",\"layers.%zu.bias\":{\"dtype\":\"%s\",\"shape\":[%zu],"
-                "\"data_offsets\":[%zu,%zu]}", k - 1, dt, l->out, off,
-                off + bbytes);
+    st_text_add(h,
+                ",\"layers.%zu.bias\":{\"dtype\":\"%s\",\"shape\":[%zu],"
+                "\"data_offsets\":[%zu,%zu]}",
+                k - 1, dt, l->out, off, off + bbytes);
     off += bbytes;
   }
   st_text_add(h, "}");
@@ -931,7 +985,7 @@ static int st_build_header(const mlp_model *m, st_text *h) {
     st_text_add(h, " ");
   if (h->failed)
     return mlp__fail(MLP_ERR_NOMEM, "mlp_model_save: no memory for the "
-                     "header");
+                                    "header");
   return MLP_OK;
 }
 
@@ -939,7 +993,7 @@ static int st_build_header(const mlp_model *m, st_text *h) {
 typedef struct st_sink {
   unsigned char *buf; /* memory target, or the staging buffer for fd */
   size_t len, cap;
-  int fd;             /* -1 for memory */
+  int fd; /* -1 for memory */
   const char *path;
 } st_sink;
 
@@ -1003,9 +1057,10 @@ static int st_put_tensor(st_sink *s, const mlp_model *m, size_t k,
         memcpy(&u, &v, 8);
       }
       if (!isfinite(v))
-        return mlp__fail(MLP_ERR_NONFINITE, "mlp_model_save: layer %zu %s "
-                         "element [%zu, %zu] is %g", k,
-                         is_weight ? "weight" : "bias", r, c, v);
+        return mlp__fail(MLP_ERR_NONFINITE,
+                         "mlp_model_save: layer %zu %s "
+                         "element [%zu, %zu] is %g",
+                         k, is_weight ? "weight" : "bias", r, c, v);
       for (size_t i = 0; i < m->elem; i++)
         le[i] = (unsigned char)(u >> (8 * i));
       if ((rc = st_sink_put(s, le, m->elem)) != MLP_OK)
@@ -1046,8 +1101,8 @@ static int st_serialise(const mlp_model *m, st_sink *s, size_t *total) {
   return rc;
 }
 
-int mlp_model_save_buffer(const mlp_model *model, void *buf,
-                          size_t capacity, size_t *size) {
+int mlp_model_save_buffer(const mlp_model *model, void *buf, size_t capacity,
+                          size_t *size) {
   st_sink s = {0};
   size_t total = 0;
   int rc;
@@ -1060,8 +1115,10 @@ int mlp_model_save_buffer(const mlp_model *model, void *buf,
   if (!buf)
     return MLP_OK;
   if (capacity < total)
-    return mlp__fail(MLP_ERR_ARG, "mlp_model_save_buffer: the file needs "
-                     "%zu bytes, the buffer has %zu", total, capacity);
+    return mlp__fail(MLP_ERR_ARG,
+                     "mlp_model_save_buffer: the file needs "
+                     "%zu bytes, the buffer has %zu",
+                     total, capacity);
   s.buf = buf;
   s.cap = capacity;
   s.fd = -1;
