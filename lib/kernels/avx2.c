@@ -93,6 +93,7 @@ static inline __m256d ldexp_pd(__m256d p, __m256d n) {
 #define V_SUB(a, b) _mm256_sub_ps(a, b)
 #define V_MUL(a, b) _mm256_mul_ps(a, b)
 #define V_DIV(a, b) _mm256_div_ps(a, b)
+#define V_RECIP(v) _mm256_div_ps(_mm256_set1_ps(1.0f), v)
 #define V_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define V_FNMA(a, b, c) _mm256_fnmadd_ps(a, b, c)
 #define V_MAX(a, b) _mm256_max_ps(a, b)
@@ -125,6 +126,7 @@ static inline __m256d ldexp_pd(__m256d p, __m256d n) {
 #undef V_SUB
 #undef V_MUL
 #undef V_DIV
+#undef V_RECIP
 #undef V_FMA
 #undef V_FNMA
 #undef V_MAX
@@ -160,6 +162,7 @@ static inline __m256d ldexp_pd(__m256d p, __m256d n) {
 #define V_SUB(a, b) _mm256_sub_pd(a, b)
 #define V_MUL(a, b) _mm256_mul_pd(a, b)
 #define V_DIV(a, b) _mm256_div_pd(a, b)
+#define V_RECIP(v) _mm256_div_pd(_mm256_set1_pd(1.0), v)
 #define V_FMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define V_FNMA(a, b, c) _mm256_fnmadd_pd(a, b, c)
 #define V_MAX(a, b) _mm256_max_pd(a, b)

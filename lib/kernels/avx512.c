@@ -28,6 +28,19 @@
 __m512 _ZGVeN16v_erfcf(__m512 x);
 __m512d _ZGVeN8v_erfc(__m512d x);
 
+/* 1 / d from the 14-bit estimate and Newton steps r' = r + r (1 - d r),
+ * each doubling the correct bits: one for float, two for double. Several
+ * times the throughput of a 512-bit division. */
+static inline __m512 recip_ps(__m512 d) {
+  __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r);
+}
+static inline __m512d recip_pd(__m512d d) {
+  __m512d r = _mm512_rcp14_pd(d);
+  r = _mm512_fmadd_pd(r, _mm512_fnmadd_pd(d, r, _mm512_set1_pd(1.0)), r);
+  return _mm512_fmadd_pd(r, _mm512_fnmadd_pd(d, r, _mm512_set1_pd(1.0)), r);
+}
+
 /* ---- float, 16 lanes ---- */
 #define SFX f32
 #define VEC_F32 1
@@ -46,6 +59,7 @@ __m512d _ZGVeN8v_erfc(__m512d x);
 #define V_SUB(a, b) _mm512_sub_ps(a, b)
 #define V_MUL(a, b) _mm512_mul_ps(a, b)
 #define V_DIV(a, b) _mm512_div_ps(a, b)
+#define V_RECIP(v) recip_ps(v)
 #define V_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define V_FNMA(a, b, c) _mm512_fnmadd_ps(a, b, c)
 #define V_MAX(a, b) _mm512_max_ps(a, b)
@@ -79,6 +93,7 @@ __m512d _ZGVeN8v_erfc(__m512d x);
 #undef V_SUB
 #undef V_MUL
 #undef V_DIV
+#undef V_RECIP
 #undef V_FMA
 #undef V_FNMA
 #undef V_MAX
@@ -113,6 +128,7 @@ __m512d _ZGVeN8v_erfc(__m512d x);
 #define V_SUB(a, b) _mm512_sub_pd(a, b)
 #define V_MUL(a, b) _mm512_mul_pd(a, b)
 #define V_DIV(a, b) _mm512_div_pd(a, b)
+#define V_RECIP(v) recip_pd(v)
 #define V_FMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define V_FNMA(a, b, c) _mm512_fnmadd_pd(a, b, c)
 #define V_MAX(a, b) _mm512_max_pd(a, b)

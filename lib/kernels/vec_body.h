@@ -10,6 +10,7 @@
  *   V_LOADN(p, k, fill), V_STOREN(p, v, k)   the first k < W lanes only;
  *                                       the other lanes of the load = fill
  *   V_SET1(x), V_ADD, V_SUB, V_MUL, V_DIV
+ *   V_RECIP(v)   1 / v to within an ulp or so (for v >= 1 here)
  *   V_FMA(a, b, c) = a b + c,  V_FNMA(a, b, c) = c - a b
  *   V_MAX(a, b), V_MIN(a, b)  with x86 semantics: b when either is NaN
  *   V_AND, V_OR, V_ANDNOT(a, b) = ~a & b   (bitwise, on V)
@@ -37,12 +38,10 @@
 #define VB_EXP_LO (-86.0f)
 #define VB_LN2_HI 0.693145751953125f /* 12 significant bits: n ln2_hi exact */
 #define VB_LN2_LO 1.428606765330187e-6f
-#define VB_TANH_SMALL 0.55f
 #else
 #define VB_EXP_LO (-707.0)
 #define VB_LN2_HI 0.6931471803691238 /* 32 significant bits */
 #define VB_LN2_LO 1.9082149292705877e-10
-#define VB_TANH_SMALL 0.4
 #endif
 
 /* exp(x) for x <= 0: x = n ln2 + r with |r| <= ln2/2, exp(r) = 1 + r +
@@ -83,28 +82,43 @@ static inline V VB(vexp)(V x) {
 static inline V VB(vsigmoid)(V x) {
   const V sign = V_SET1((T)-0.0);
   V e = VB(vexp)(V_OR(x, sign));
-  V r = V_DIV(V_SET1((T)1), V_ADD(V_SET1((T)1), e));
+  V r = V_RECIP(V_ADD(V_SET1((T)1), e));
   return V_BLEND(V_LT(x, V_SET1((T)0)), r, V_MUL(e, r));
 }
 
-/* tanh(x) = sign(x) tanh(|x|). For |x| < TANH_SMALL an odd polynomial
- * a + a^3 P(a^2) (f32: fitted; f64: the Taylor series); above it
- * (1 - e) / (1 + e) with e = exp(-2|x|), which has no cancellation there
- * and goes to 1 for large |x|. */
-static inline V VB(vtanh)(V x) {
-  const V sign = V_SET1((T)-0.0);
-  const V one = V_SET1((T)1);
-  V a = V_ANDNOT(sign, x);
-  V e = VB(vexp)(V_MUL(a, V_SET1((T)-2)));
-  V big = V_DIV(V_SUB(one, e), V_ADD(one, e));
-  V u = V_MUL(a, a);
 #if VEC_F32
-  V p = V_SET1(-6.450768187e-3f);
-  p = V_FMA(p, u, V_SET1(2.120953286e-2f));
-  p = V_FMA(p, u, V_SET1(-5.389015572e-2f));
-  p = V_FMA(p, u, V_SET1(1.333300909e-1f));
-  p = V_FMA(p, u, V_SET1(-3.333333316e-1f));
+/* tanh(x) = x P(x^2) / Q(x^2) on x clamped to [-9, 9] (beyond, tanh is 1
+ * in float), P of degree 5 and Q of degree 4 fitted to tanh by linearised
+ * rational least squares (Loeb's method with Lawson weights) for minimal
+ * relative error (1.3e-9 before rounding the coefficients to float). No
+ * exp and one reciprocal: this is the hot activation of tanh networks. */
+static inline V VB(vtanh)(V x) {
+  V xc = V_MIN(V_SET1(9.0f), V_MAX(V_SET1(-9.0f), x));
+  V u = V_MUL(xc, xc);
+  V p = V_SET1(-1.2246473800e-11f);
+  p = V_FMA(p, u, V_SET1(3.0643001025e-08f));
+  p = V_FMA(p, u, V_SET1(2.8031567126e-05f));
+  p = V_FMA(p, u, V_SET1(3.8695225958e-03f));
+  p = V_FMA(p, u, V_SET1(1.3680867851e-01f));
+  p = V_FMA(p, u, V_SET1(1.0f));
+  V q = V_SET1(1.2890511698e-06f);
+  q = V_FMA(q, u, V_SET1(3.9407378063e-04f));
+  q = V_FMA(q, u, V_SET1(2.7250211686e-02f));
+  q = V_FMA(q, u, V_SET1(4.7014200687e-01f));
+  q = V_FMA(q, u, V_SET1(1.0f));
+  return V_MUL(V_MUL(xc, p), V_RECIP(q));
+}
 #else
+/* tanh(x) = sign(x) tanh(|x|). For |x| < 0.4 the Taylor series a + a^3
+ * P(a^2) to a^27; above it (1 - e) / (1 + e) with e = exp(-2|x|), which
+ * has no cancellation there and goes to 1 for large |x|. */
+static inline V VB(vtanh)(V x) {
+  const V sign = V_SET1(-0.0);
+  const V one = V_SET1(1.0);
+  V a = V_ANDNOT(sign, x);
+  V e = VB(vexp)(V_MUL(a, V_SET1(-2.0)));
+  V big = V_MUL(V_SUB(one, e), V_RECIP(V_ADD(one, e)));
+  V u = V_MUL(a, a);
   V p = V_SET1(-6.451689215655431e-06);
   p = V_FMA(p, u, V_SET1(1.5918905069328964e-05));
   p = V_FMA(p, u, V_SET1(-3.927832388331683e-05));
@@ -118,11 +132,11 @@ static inline V VB(vtanh)(V x) {
   p = V_FMA(p, u, V_SET1(-5.396825396825397e-02));
   p = V_FMA(p, u, V_SET1(1.3333333333333333e-01));
   p = V_FMA(p, u, V_SET1(-3.333333333333333e-01));
-#endif
   V small = V_FMA(V_MUL(a, u), p, a);
-  V t = V_BLEND(V_LT(a, V_SET1(VB_TANH_SMALL)), big, small);
+  V t = V_BLEND(V_LT(a, V_SET1(0.4)), big, small);
   return V_OR(t, V_AND(sign, x));
 }
+#endif
 
 /* Phi(x) = erfc(-x / sqrt 2) / 2, the standard normal CDF. */
 static inline V VB(vphi_cdf)(V x) {
@@ -351,7 +365,6 @@ static void VB(bwd_softmax)(const T *z, const T *y, const T *dy, T *dz,
 #undef VB_EXP_LO
 #undef VB_LN2_HI
 #undef VB_LN2_LO
-#undef VB_TANH_SMALL
 #undef VB
 #undef VB_CAT
 #undef VB_CAT2
