@@ -204,6 +204,27 @@ START_TEST(round_trip_file) {
 }
 END_TEST
 
+/* A header longer than 100 MB is refused before it is parsed (a sparse
+ * file of 101 MB costs no disk). */
+START_TEST(header_limit) {
+  char path[512];
+  unsigned char len8[8] = {0x01, 0x00, 0x40, 0x06, 0, 0, 0, 0};
+  mlp_model *m = NULL;
+  FILE *f;
+  make_tmpdir();
+  snprintf(path, sizeof path, "%s/huge.safetensors", tmpdir);
+  f = fopen(path, "wb");
+  ck_assert_ptr_nonnull(f);
+  ck_assert_uint_eq(fwrite(len8, 1, 8, f), 8); /* 100 MB + 1 */
+  ck_assert_int_eq(ftruncate(fileno(f), 101 << 20), 0);
+  fclose(f);
+  ck_assert_int_eq(mlp_model_load(&m, path, NULL), MLP_ERR_FORMAT);
+  ck_assert_ptr_nonnull(
+      strstr(mlp_last_error(), "header length 104857601 exceeds the limit"));
+  remove_tmpdir();
+}
+END_TEST
+
 /* A model with NaN is refused by save, and nothing is written. */
 START_TEST(save_refuses_nonfinite) {
   mlp_model *m = make_model(MLP_F32, MLP_LAYOUT_IN_OUT);
@@ -635,6 +656,7 @@ static Suite *safetensors_suite(void) {
   tcase_add_loop_test(tc, round_trip_buffer, 0, 4);
   tcase_add_test(tc, round_trip_file);
   tcase_add_test(tc, save_refuses_nonfinite);
+  tcase_add_test(tc, header_limit);
   tcase_add_test(tc, sequential_names);
   tcase_add_test(tc, numeric_order);
   tcase_add_test(tc, override_acts);

@@ -29,6 +29,10 @@
 
 /* The largest integer every double below it represents exactly. */
 #define ST_EXACT_LIMIT 9007199254740992.0 /* 2^53 */
+/* The largest header accepted, as in the reference implementation: a
+ * model's header is a few hundred bytes per tensor, and a huge one would
+ * only make cJSON build a huge tree. */
+#define ST_MAX_HEADER ((uint64_t)100 << 20)
 /* At most this many numbers in a layer prefix ("a.1.b.2" has two). */
 #define ST_MAX_KEYS 8
 
@@ -688,6 +692,10 @@ static int st_load_from(mlp_model **model, const unsigned char *bytes,
                      "%sheader length %llu goes beyond the "
                      "file (%zu bytes)",
                      src, (unsigned long long)hlen, size);
+  if (hlen > ST_MAX_HEADER)
+    return mlp__fail(
+        MLP_ERR_FORMAT, "%sheader length %llu exceeds the limit of %llu bytes",
+        src, (unsigned long long)hlen, (unsigned long long)ST_MAX_HEADER);
   ld.data = bytes + 8 + hlen;
   ld.data_size = size - 8 - (size_t)hlen;
 
