@@ -257,7 +257,7 @@ static int split_set(dataset *src, double fraction, uint64_t seed, size_t elem,
   /* A partial Fisher-Yates picks the validation rows. */
   for (size_t i = 0; i < n; i++)
     idx[i] = i;
-  for (size_t i = 0; i < nv; i++) {
+  for (size_t i = 0; i < nv && i < n; i++) {
     uint64_t z = (s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;

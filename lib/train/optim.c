@@ -145,6 +145,8 @@ void mlp_optim_reset(mlp_optim *optim) {
       w[i] -= lr * (g[i] + wd * w[i]);                                         \
     break;                                                                     \
   case MLP_OPTIM_MOMENTUM:                                                     \
+    if (v == NULL)                                                             \
+      break;                                                                   \
     for (size_t i = 0; i < n; i++) {                                           \
       T gi = g[i] + wd * w[i];                                                 \
       v[i] = mu * v[i] + gi;                                                   \
@@ -152,6 +154,8 @@ void mlp_optim_reset(mlp_optim *optim) {
     }                                                                          \
     break;                                                                     \
   case MLP_OPTIM_NESTEROV:                                                     \
+    if (v == NULL)                                                             \
+      break;                                                                   \
     for (size_t i = 0; i < n; i++) {                                           \
       T gi = g[i] + wd * w[i];                                                 \
       v[i] = mu * v[i] + gi;                                                   \
@@ -159,6 +163,8 @@ void mlp_optim_reset(mlp_optim *optim) {
     }                                                                          \
     break;                                                                     \
   case MLP_OPTIM_ADAM:                                                         \
+    if (v == NULL || m == NULL)                                                \
+      break;                                                                   \
     for (size_t i = 0; i < n; i++) {                                           \
       T gi = g[i] + wd * w[i];                                                 \
       m[i] = b1 * m[i] + (1 - b1) * gi;                                        \
@@ -167,6 +173,8 @@ void mlp_optim_reset(mlp_optim *optim) {
     }                                                                          \
     break;                                                                     \
   case MLP_OPTIM_ADAMW:                                                        \
+    if (v == NULL || m == NULL)                                                \
+      break;                                                                   \
     for (size_t i = 0; i < n; i++) {                                           \
       T gi = g[i];                                                             \
       w[i] -= lr * wd * w[i];                                                  \
@@ -222,18 +230,17 @@ int mlp_optim_step(mlp_optim *optim, mlp_model *model, const mlp_grad *grad) {
     size_t off = optim->block_off[b];
     size_t n = optim->block_len[b];
     double wd = b % 2 == 0 ? c->weight_decay : 0.0;
-    size_t e = optim->elem;
-    char *w = (char *)model->params + off * e;
-    const char *g = (const char *)grad->params + off * e;
-    char *v = optim->v != NULL ? (char *)optim->v + off * e : NULL;
-    char *m = optim->m != NULL ? (char *)optim->m + off * e : NULL;
-
-    if (optim->dtype == MLP_F32)
-      update_f32(c, (float *)w, (const float *)g, (float *)v, (float *)m, n, lr,
-                 wd, (double)optim->t);
-    else
-      update_f64(c, (double *)w, (const double *)g, (double *)v, (double *)m, n,
-                 lr, wd, (double)optim->t);
+    if (optim->dtype == MLP_F32) {
+      float *v = optim->v, *m = optim->m;
+      update_f32(c, (float *)model->params + off,
+                 (const float *)grad->params + off, v ? v + off : NULL,
+                 m ? m + off : NULL, n, lr, wd, (double)optim->t);
+    } else {
+      double *v = optim->v, *m = optim->m;
+      update_f64(c, (double *)model->params + off,
+                 (const double *)grad->params + off, v ? v + off : NULL,
+                 m ? m + off : NULL, n, lr, wd, (double)optim->t);
+    }
   }
   return MLP_OK;
 }

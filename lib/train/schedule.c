@@ -74,9 +74,11 @@ double mlp_schedule_lr(const mlp_optim_config *c, uint64_t t) {
   if (c == NULL)
     return 0.0;
   switch (c->schedule) {
-  case MLP_SCHEDULE_STEP:
-    lr = c->lr * pow(c->gamma, (double)(t / (c->step_size ? c->step_size : 1)));
+  case MLP_SCHEDULE_STEP: {
+    uint64_t decays = t / (c->step_size ? c->step_size : 1);
+    lr = c->lr * pow(c->gamma, (double)decays);
     break;
+  }
   case MLP_SCHEDULE_COSINE:
     if (c->total == 0 || t >= c->total)
       lr = c->lr_min;
