@@ -10,6 +10,7 @@
  * docs/benchmarks.md describes the output and the JSON schema.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ typedef struct options {
   const char *kernels;
   int json;
   int fix_core;
+  int blas_only; /* threads through the BLAS alone, no context threads */
   double min_time;
   int reps, passes;
   double peak; /* < 0: measure, 0: skip */
@@ -71,6 +73,9 @@ static void usage(FILE *to) {
     "  --passes N              run the whole matrix N times (default: 1)\n"
     "  --peak GFLOPS           per-core FP32 peak; 0 skips it (default: "
     "measure)\n"
+    "  --blas-threads          threads in the BLAS only (default: the "
+    "context's\n"
+    "                          threads split the batch, BLAS on 1 thread)\n"
     "  --fix-core              if OpenBLAS runs a generic core, re-run "
     "with the fix\n"
     "  --json                  JSON on stdout instead of the table\n"
@@ -123,6 +128,9 @@ static int parse_args(int argc, char **argv, options *o) {
       exit(0);
     } else if (!strcmp(a, "--json")) {
       o->json = 1;
+      takes = 0;
+    } else if (!strcmp(a, "--blas-threads")) {
+      o->blas_only = 1;
       takes = 0;
     } else if (!strcmp(a, "--fix-core")) {
       o->fix_core = 1;
@@ -263,6 +271,8 @@ typedef struct runner {
   const void *x;
   void *y;
   size_t batch;
+  int fwd_blas_threads;   /* BLAS threads while the forward pass runs */
+  int floor_blas_threads; /* and while the floor runs */
 } runner;
 
 static int run_forward(runner *r) {
@@ -272,6 +282,8 @@ static int run_forward(runner *r) {
 /* Seconds per call of `calls` calls of the forward pass (what = 0) or of
  * the floor (what = 1). */
 static double time_calls(runner *r, int what, long calls) {
+  mlp_blas_set_threads(what == 0 ? r->fwd_blas_threads
+                                 : r->floor_blas_threads);
   double t0 = bench_now();
   if (what == 0)
     for (long i = 0; i < calls; i++)
@@ -298,19 +310,60 @@ static long warm_up(runner *r, int what, double min_time) {
   return n < 1 ? 1 : n;
 }
 
+/* The output of the threaded context against a one-thread context's: a
+ * benchmark of wrong results is worth nothing. Returns -1 on mismatch. */
+static int check_split(const mlp_model *model, runner *r) {
+  const size_t n = r->batch * mlp_model_width(model, mlp_model_layers(model));
+  const size_t e = mlp_dtype_size(mlp_model_dtype(model));
+  const double tol = mlp_model_dtype(model) == MLP_F32 ? 1e-4 : 1e-10;
+  mlp_ctx *one = NULL;
+  void *ref = NULL;
+  double worst = 0;
+  int rc = -1;
+  if (posix_memalign(&ref, 64, n * e) ||
+      mlp_ctx_create(&one, model, r->batch, 0, NULL, 0) ||
+      mlp_forward(model, one, r->x, r->batch, ref)) {
+    fprintf(stderr, "mlp-bench: reference pass: %s\n", mlp_last_error());
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double a = e == 4 ? ((float *)ref)[i] : ((double *)ref)[i];
+    double b = e == 4 ? ((float *)r->y)[i] : ((double *)r->y)[i];
+    double d = fabs(a - b) / (1 + fabs(a));
+    if (!(d <= worst))
+      worst = d;
+  }
+  if (worst <= tol)
+    rc = 0;
+  else
+    fprintf(stderr, "mlp-bench: the threaded pass differs from one thread "
+                    "by %g (relative) at batch %zu\n",
+            worst, r->batch);
+done:
+  mlp_ctx_free(one);
+  free(ref);
+  return rc;
+}
+
 static int run_cell(const options *o, const mlp_model *model,
                     const void *x, void *y, size_t batch, int threads,
                     cell_acc *acc, size_t *workspace) {
-  runner r = {model, NULL, NULL, x, y, batch};
+  runner r = {model, NULL, NULL, x, y, batch, threads, threads};
   int rc = -1;
   if (mlp_blas_set_threads(threads) && threads != 1)
     fprintf(stderr, "mlp-bench: cannot set BLAS threads: %s\n",
             mlp_last_error());
+  if (!o->blas_only)
+    r.fwd_blas_threads = 1;
   acc->rss_per_cell = bench_rss_reset();
   *workspace = mlp_ctx_workspace_size(model, batch, 0);
   if (mlp_ctx_create(&r.ctx, model, batch, 0, NULL, 0)) {
     fprintf(stderr, "mlp-bench: context: %s\n", mlp_last_error());
     return -1;
+  }
+  if (!o->blas_only && mlp_ctx_set_threads(r.ctx, threads)) {
+    fprintf(stderr, "mlp-bench: context threads: %s\n", mlp_last_error());
+    goto done;
   }
   if (o->kernels) {
     mlp_kernels set = MLP_KERNELS_AUTO;
@@ -327,6 +380,8 @@ static int run_cell(const options *o, const mlp_model *model,
     fprintf(stderr, "mlp-bench: forward: %s\n", mlp_last_error());
     goto done;
   }
+  if (!o->blas_only && threads > 1 && check_split(model, &r))
+    goto done;
   r.floor = bench_floor_create(model, batch);
   if (!r.floor)
     goto done;
@@ -341,6 +396,7 @@ static int run_cell(const options *o, const mlp_model *model,
     acc->floor_sps[acc->n_sps++] = (double)batch / t;
   }
   /* Latency: individually timed calls, about 0.1 s of them. */
+  mlp_blas_set_threads(r.fwd_blas_threads);
   long n_lat = (long)(0.1 * (double)n_fwd / o->min_time);
   if (n_lat < 20)
     n_lat = 20;
@@ -426,6 +482,7 @@ int main(int argc, char **argv) {
   env.reps = o.reps;
   env.passes = o.passes;
   env.model_file = o.model_file;
+  env.ctx_threads = !o.blas_only;
   env.peak_isa = "";
   if (o.peak < 0)
     env.peak = bench_peak_measure(&env.peak_isa);

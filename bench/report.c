@@ -71,6 +71,10 @@ static void print_header(FILE *to, const bench_env *e) {
   fprintf(to, "\nBLAS: %s %s, core %s, %d threads by default; kernels %s\n",
           b->vendor, b->version, b->core[0] ? b->core : "?", b->threads,
           e->kernels);
+  fprintf(to, "Threads: %s\n",
+          e->ctx_threads ? "the context's (mlp_ctx_set_threads), each block "
+                           "on a 1-thread BLAS; the floor on a T-thread BLAS"
+                         : "the BLAS's alone (--blas-threads)");
   if (b->slow_core)
     fprintf(to, "WARNING: generic BLAS core; fix: OPENBLAS_CORETYPE=%s\n",
             b->suggested_core);
@@ -169,6 +173,8 @@ void bench_print_json(const bench_env *e, const bench_cell *cells,
   cJSON_AddStringToObject(m, "peak_isa", e->peak_isa);
   json_add_blas(root, &e->blas);
   cJSON_AddStringToObject(root, "kernels", e->kernels);
+  cJSON_AddStringToObject(root, "threading",
+                          e->ctx_threads ? "context" : "blas");
   cJSON *t = cJSON_AddObjectToObject(root, "timing");
   cJSON_AddNumberToObject(t, "min_time_s", e->min_time);
   cJSON_AddNumberToObject(t, "reps", e->reps);

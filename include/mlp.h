@@ -315,6 +315,32 @@ MLP_API size_t mlp_ctx_max_batch(const mlp_ctx *ctx);
 MLP_API const mlp_model *mlp_ctx_model(const mlp_ctx *ctx);
 
 /*
+ * (Added by the bench engineer for issue 4; for the lead to review.)
+ * Runs this context's forward passes on `threads` threads: a chunk of
+ * enough rows is split into blocks of rows, one per thread, and each
+ * block runs every layer (its GEMM and its bias + activation) on its own
+ * thread, so that the elementwise work is parallel too. The calling
+ * thread takes the first block; the context starts threads - 1 worker
+ * threads of its own, which wait (briefly spinning) between passes and
+ * end in mlp_ctx_set_threads(ctx, 1) or mlp_ctx_free. A chunk of at
+ * most 16 rows is split by columns instead: each thread computes its share
+ * of every layer's outputs, with a barrier between layers. Chunks with
+ * little arithmetic (under about 2^18 multiply-adds per thread) run on
+ * the calling thread alone.
+ *
+ * Each block calls the BLAS from its own thread: set the BLAS to one
+ * thread (mlp_blas_set_threads(1)) or the blocks compete for the cores.
+ * The workspace is the same (blocks use disjoint rows of it); results are
+ * those of one thread up to the BLAS's rounding for a different row count.
+ * threads is 1..64. Errors: MLP_ERR_NULL, MLP_ERR_ARG, MLP_ERR_NOMEM (a
+ * thread could not be started; the context then keeps its old count).
+ * Not thread-safe with a pass on the same context.
+ */
+MLP_API int mlp_ctx_set_threads(mlp_ctx *ctx, int threads);
+/* The threads of mlp_ctx_set_threads (1 by default, 0 for NULL). */
+MLP_API int mlp_ctx_threads(const mlp_ctx *ctx);
+
+/*
  * The forward pass: y = Y_N for the batch x of `batch` rows (x is batch x
  * widths[0], y is batch x widths[N], both row-major in the model's dtype;
  * they must not overlap).

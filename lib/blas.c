@@ -17,6 +17,37 @@
 #include "internal.h"
 
 /*
+ * Optional GEMM provider (build option, off by default): with
+ * MLP_HAVE_DNNL the float GEMMs of the forward pass go to oneDNN's
+ * dnnl_sgemm, which is faster than OpenBLAS 0.3.21 on the small-M shapes
+ * of batched MLPs (docs/benchmarks.md); gemv, double and the backward
+ * pass stay on CBLAS. oneDNN threads with OpenMP: every calling thread
+ * follows mlp_blas_set_threads (OpenMP's thread count is per thread).
+ */
+#ifdef MLP_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
+#include <stdatomic.h>
+
+static atomic_int dnnl_threads; /* 0: OpenMP's default */
+
+static void sgemm_dnnl(int trans_b, int m, int n, int k, const float *a,
+                      int lda, const float *b, int ldb, float *c, int ldc) {
+  int t = atomic_load_explicit(&dnnl_threads, memory_order_relaxed);
+  if (t > 0 && omp_get_max_threads() != t)
+    omp_set_num_threads(t);
+  dnnl_sgemm('N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f,
+             c, ldc);
+}
+#define SGEMM_NN_OR_NT(tb, m, n, k, a, lda, b, ldb, c, ldc)                    \
+  sgemm_dnnl(tb, m, n, k, a, lda, b, ldb, c, ldc)
+#else
+#define SGEMM_NN_OR_NT(tb, m, n, k, a, lda, b, ldb, c, ldc)                    \
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, (tb) ? CblasTrans : CblasNoTrans,   \
+              m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc)
+#endif
+
+/*
  * Layers with at most this many multiply-adds (rows x in x out) skip the
  * BLAS: its fixed cost per call (argument checks, kernel dispatch, about
  * 50-100 ns with OpenBLAS) is then larger than the arithmetic, and a plain
@@ -74,15 +105,46 @@ void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in,
     return;
   }
   if (m->dtype == MLP_F32)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans,
-                out_in ? CblasTrans : CblasNoTrans, (int)rows, n_out, n_in,
-                1.0f, in, n_in, mlp__w(m, k), out_in ? n_in : n_out, 0.0f,
-                out, n_out);
+    SGEMM_NN_OR_NT(out_in, (int)rows, n_out, n_in, in, n_in, mlp__w(m, k),
+                   out_in ? n_in : n_out, out, n_out);
   else
     cblas_dgemm(CblasRowMajor, CblasNoTrans,
                 out_in ? CblasTrans : CblasNoTrans, (int)rows, n_out, n_in,
                 1.0, in, n_in, mlp__w(m, k), out_in ? n_in : n_out, 0.0,
                 out, n_out);
+}
+
+void mlp__layer_gemm_cols(const mlp_model *m, size_t k, const void *in,
+                          size_t rows, void *out, size_t j0, size_t j1) {
+  const mlp__layer *l = &m->layers[k - 1];
+  const int n_in = (int)l->in, n_out = (int)l->out, n = (int)(j1 - j0);
+  const int out_in = m->storage == MLP_LAYOUT_OUT_IN;
+  /* the first weight of column j0: W[0][j0] in [in, out], W[j0][0] in
+   * [out, in] */
+  const size_t w0 = out_in ? j0 * l->in : j0;
+
+  if (m->dtype == MLP_F32) {
+    const float *w = (const float *)mlp__w(m, k) + w0;
+    float *z = (float *)out + j0;
+    if (rows == 1)
+      cblas_sgemv(CblasRowMajor, out_in ? CblasNoTrans : CblasTrans,
+                  out_in ? n : n_in, out_in ? n_in : n, 1.0f, w,
+                  out_in ? n_in : n_out, in, 1, 0.0f, z, 1);
+    else
+      SGEMM_NN_OR_NT(out_in, (int)rows, n, n_in, in, n_in, w,
+                     out_in ? n_in : n_out, z, n_out);
+  } else {
+    const double *w = (const double *)mlp__w(m, k) + w0;
+    double *z = (double *)out + j0;
+    if (rows == 1)
+      cblas_dgemv(CblasRowMajor, out_in ? CblasNoTrans : CblasTrans,
+                  out_in ? n : n_in, out_in ? n_in : n, 1.0, w,
+                  out_in ? n_in : n_out, in, 1, 0.0, z, 1);
+    else
+      cblas_dgemm(CblasRowMajor, CblasNoTrans,
+                  out_in ? CblasTrans : CblasNoTrans, (int)rows, n, n_in,
+                  1.0, in, n_in, w, out_in ? n_in : n_out, 0.0, z, n_out);
+  }
 }
 
 void mlp__gemm(mlp_dtype dtype, int trans_a, int trans_b, size_t m,
@@ -185,6 +247,16 @@ static void detect(void) {
              (int)strcspn(ver, " "), ver);
     if (ob_core)
       snprintf(core_buf, sizeof core_buf, "%s", ob_core());
+#ifdef MLP_HAVE_DNNL
+    {
+      const dnnl_version_t *v = dnnl_version();
+      char tmp[sizeof config_buf];
+      snprintf(tmp, sizeof tmp, "%s", config_buf);
+      snprintf(config_buf, sizeof config_buf,
+               "float GEMMs: oneDNN %d.%d.%d dnnl_sgemm; %.180s", v->major,
+               v->minor, v->patch, tmp);
+    }
+#endif
     get_threads = (int_fn)sym("openblas_get_num_threads");
     set_threads = (set_int_fn)sym("openblas_set_num_threads");
     for (size_t i = 0; i < sizeof generic_cores / sizeof *generic_cores;
@@ -222,6 +294,10 @@ int mlp_blas_set_threads(int threads) {
   if (threads < 1)
     return mlp__fail(MLP_ERR_ARG,
                      "mlp_blas_set_threads: %d threads (need >= 1)", threads);
+#ifdef MLP_HAVE_DNNL
+  atomic_store(&dnnl_threads, threads);
+  omp_set_num_threads(threads);
+#endif
   if (!set_threads)
     return mlp__fail(MLP_ERR_UNSUPPORTED,
                      "mlp_blas_set_threads: %s has no thread-count call",

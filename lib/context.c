@@ -3,9 +3,190 @@
  * once for a maximum batch, carved into the buffers of every layer.
  */
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* ------------------------------------------------------------------------
+ * The worker threads of mlp_ctx_set_threads. A pass posts a task by
+ * bumping `gen`; workers spin on it for a while (a pass usually follows
+ * another within microseconds) and then sleep on a condition variable.
+ */
+
+#define MLP__MAX_THREADS 64
+/* Pause loops a waiting thread spins before it sleeps: a few tens of
+ * microseconds on current x86 cores. */
+#define SPIN_LOOPS 20000
+
+struct mlp__pool {
+  int n;                  /* threads, the caller included */
+  atomic_int arrived;     /* barrier: parts that reached it */
+  atomic_uint phase;      /* barrier: bumped when all have */
+  pthread_t tid[MLP__MAX_THREADS];
+  int started;            /* worker threads running */
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  atomic_ulong gen;       /* task generation */
+  atomic_int pending;     /* workers still on the current task */
+  int stop;
+  mlp__task_fn fn;
+  void *arg;
+  int parts;
+};
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+typedef struct worker_start {
+  struct mlp__pool *pool;
+  int id;
+} worker_start;
+
+static void *worker_main(void *p) {
+  struct mlp__pool *pool = ((worker_start *)p)->pool;
+  const int id = ((worker_start *)p)->id;
+  unsigned long seen = 0;
+
+  mlp__free(p);
+  for (;;) {
+    unsigned long g;
+    int spin = 0;
+    while ((g = atomic_load_explicit(&pool->gen, memory_order_acquire)) ==
+               seen &&
+           spin++ < SPIN_LOOPS)
+      cpu_relax();
+    if (g == seen) {
+      pthread_mutex_lock(&pool->mu);
+      while ((g = atomic_load(&pool->gen)) == seen && !pool->stop)
+        pthread_cond_wait(&pool->go, &pool->mu);
+      pthread_mutex_unlock(&pool->mu);
+    }
+    if (pool->stop)
+      return NULL;
+    seen = g;
+    if (id < pool->parts)
+      pool->fn(pool->arg, id, pool->parts);
+    if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) ==
+        1) {
+      pthread_mutex_lock(&pool->mu);
+      pthread_cond_signal(&pool->done);
+      pthread_mutex_unlock(&pool->mu);
+    }
+  }
+}
+
+static void pool_free(struct mlp__pool *pool) {
+  if (!pool)
+    return;
+  pthread_mutex_lock(&pool->mu);
+  pool->stop = 1;
+  atomic_fetch_add(&pool->gen, 1);
+  pthread_cond_broadcast(&pool->go);
+  pthread_mutex_unlock(&pool->mu);
+  for (int i = 0; i < pool->started; i++)
+    pthread_join(pool->tid[i], NULL);
+  pthread_cond_destroy(&pool->go);
+  pthread_cond_destroy(&pool->done);
+  pthread_mutex_destroy(&pool->mu);
+  mlp__free(pool);
+}
+
+/* A pool of n threads (n - 1 workers), or NULL when out of memory or
+ * when a thread cannot start. */
+static struct mlp__pool *pool_create(int n) {
+  struct mlp__pool *pool = mlp__calloc(1, sizeof *pool);
+
+  if (!pool)
+    return NULL;
+  pool->n = n;
+  atomic_init(&pool->gen, 0);
+  atomic_init(&pool->pending, 0);
+  atomic_init(&pool->arrived, 0);
+  atomic_init(&pool->phase, 0);
+  if (pthread_mutex_init(&pool->mu, NULL) ||
+      pthread_cond_init(&pool->go, NULL) ||
+      pthread_cond_init(&pool->done, NULL)) {
+    mlp__free(pool);
+    return NULL;
+  }
+  for (int i = 1; i < n; i++) {
+    worker_start *ws = mlp__alloc(sizeof *ws);
+    if (!ws)
+      goto fail;
+    ws->pool = pool;
+    ws->id = i;
+    if (pthread_create(&pool->tid[pool->started], NULL, worker_main, ws)) {
+      mlp__free(ws);
+      goto fail;
+    }
+    pool->started++;
+  }
+  return pool;
+fail:
+  pool_free(pool);
+  return NULL;
+}
+
+void mlp__pool_barrier(struct mlp__pool *pool, int parts) {
+  if (!pool || parts <= 1)
+    return;
+  unsigned ph = atomic_load_explicit(&pool->phase, memory_order_acquire);
+  if (atomic_fetch_add_explicit(&pool->arrived, 1, memory_order_acq_rel) ==
+      parts - 1) {
+    atomic_store_explicit(&pool->arrived, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pool->phase, 1, memory_order_release);
+    return;
+  }
+  /* Spin, then yield the core: on an oversubscribed machine the thread
+   * we wait for may need it. */
+  for (long spin = 0;
+       atomic_load_explicit(&pool->phase, memory_order_acquire) == ph;
+       spin++) {
+    if (spin < SPIN_LOOPS)
+      cpu_relax();
+    else
+      sched_yield();
+  }
+}
+
+int mlp__pool_size(const struct mlp__pool *pool) {
+  return pool ? pool->n : 1;
+}
+
+void mlp__pool_run(struct mlp__pool *pool, int parts, mlp__task_fn fn,
+                   void *arg) {
+  if (!pool || parts <= 1) {
+    fn(arg, 0, 1);
+    return;
+  }
+  pool->fn = fn;
+  pool->arg = arg;
+  pool->parts = parts;
+  atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_relaxed);
+  pthread_mutex_lock(&pool->mu);
+  atomic_fetch_add_explicit(&pool->gen, 1, memory_order_release);
+  pthread_cond_broadcast(&pool->go);
+  pthread_mutex_unlock(&pool->mu);
+
+  fn(arg, 0, parts);
+
+  int spin = 0;
+  while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0 &&
+         spin++ < SPIN_LOOPS)
+    cpu_relax();
+  if (atomic_load(&pool->pending) > 0) {
+    pthread_mutex_lock(&pool->mu);
+    while (atomic_load(&pool->pending) > 0)
+      pthread_cond_wait(&pool->done, &pool->mu);
+    pthread_mutex_unlock(&pool->mu);
+  }
+}
 
 /*
  * The workspace plan. Without MLP_CTX_KEEP: two buffers of max_batch x
@@ -152,11 +333,39 @@ nomem:
 void mlp_ctx_free(mlp_ctx *c) {
   if (!c)
     return;
+  pool_free(c->pool);
   if (c->owns_mem)
     mlp__free(c->mem);
   mlp__free(c->z);
   mlp__free(c->y);
   mlp__free(c);
+}
+
+int mlp_ctx_set_threads(mlp_ctx *c, int threads) {
+  struct mlp__pool *pool = NULL;
+
+  if (!c)
+    return mlp__fail(MLP_ERR_NULL, "mlp_ctx_set_threads: ctx is NULL");
+  if (threads < 1 || threads > MLP__MAX_THREADS)
+    return mlp__fail(MLP_ERR_ARG,
+                     "mlp_ctx_set_threads: %d threads (need 1..%d)",
+                     threads, MLP__MAX_THREADS);
+  if (threads == mlp__pool_size(c->pool))
+    return MLP_OK;
+  if (threads > 1) {
+    pool = pool_create(threads);
+    if (!pool)
+      return mlp__fail(MLP_ERR_NOMEM,
+                       "mlp_ctx_set_threads: cannot start %d threads",
+                       threads - 1);
+  }
+  pool_free(c->pool);
+  c->pool = pool;
+  return MLP_OK;
+}
+
+int mlp_ctx_threads(const mlp_ctx *c) {
+  return c ? mlp__pool_size(c->pool) : 0;
 }
 
 size_t mlp_ctx_max_batch(const mlp_ctx *c) { return c ? c->max_batch : 0; }

@@ -7,32 +7,208 @@
 
 #include "internal.h"
 
-/* One chunk of at most ctx->max_batch rows. */
-static void forward_chunk(const mlp_model *m, mlp_ctx *c, const void *x,
-                          size_t rows, void *y) {
+/*
+ * Rows [r0, r0 + rows) of one chunk through every layer. Without
+ * MLP_CTX_KEEP hidden layers ping-pong between the two workspace buffers;
+ * `stride` is the row pitch of this block's share of them: the layer's
+ * width when one block runs the whole chunk (the documented layout), the
+ * widest layer's when the chunk is split across threads, so that blocks
+ * at different layers never touch the same bytes. The last layer's Z_N
+ * then sits at row pitch stride too; forward_chunk packs it afterwards.
+ * With MLP_CTX_KEEP every layer has its own buffers and rows are disjoint.
+ */
+static void forward_block(const mlp_model *m, mlp_ctx *c, const char *x,
+                          size_t r0, size_t rows, char *y, int split) {
   const mlp__kernel_table *kern = c->kern;
   const int keep = (c->flags & MLP_CTX_KEEP) != 0;
   const void *in = x;
-  const size_t n = m->n_layers;
+  const size_t n = m->n_layers, e = m->elem;
 
   for (size_t k = 1; k <= n; k++) {
     const mlp__layer *l = &m->layers[k - 1];
-    void *z = c->z[k - 1];
-    void *out = (k == n && !keep) ? y : c->y[k - 1];
+    const size_t pitch = (split && !keep) ? m->max_width : l->out;
+    char *z = (char *)c->z[k - 1] + r0 * pitch * e;
+    void *out;
 
-    /* Hidden layers without KEEP work in place: out == z. */
-    if (k < n && !keep)
-      out = z;
+    if (keep)
+      out = (char *)c->y[k - 1] + r0 * l->out * e;
+    else if (k < n)
+      out = z; /* in place */
+    else
+      out = y;
     mlp__layer_gemm(m, k, in, rows, z);
     if (m->dtype == MLP_F32)
-      kern->fwd_f32[l->act](z, out, mlp__b(m, k), rows, l->out,
+      kern->fwd_f32[l->act]((float *)z, out, mlp__b(m, k), rows, l->out,
                             (float)l->slope);
     else
-      kern->fwd_f64[l->act](z, out, mlp__b(m, k), rows, l->out, l->slope);
+      kern->fwd_f64[l->act]((double *)z, out, mlp__b(m, k), rows, l->out,
+                            l->slope);
     in = out;
   }
   if (keep)
-    memcpy(y, c->y[n - 1], rows * m->widths[n] * m->elem);
+    memcpy(y, (char *)c->y[n - 1] + r0 * m->widths[n] * e,
+           rows * m->widths[n] * e);
+}
+
+/* A chunk split into row blocks, one per thread. */
+typedef struct split_task {
+  const mlp_model *m;
+  mlp_ctx *c;
+  const char *x;
+  char *y;
+  size_t rows;
+} split_task;
+
+/* Block `part` of `parts`: an even share of the rows, block starts
+ * rounded to 8 rows (whole GEMM micro-tiles). */
+static void block_range(size_t rows, int part, int parts, size_t *r0,
+                        size_t *r1) {
+  *r0 = (rows * (size_t)part / (size_t)parts) & ~(size_t)7;
+  *r1 = part + 1 == parts ? rows
+                          : (rows * (size_t)(part + 1) / (size_t)parts) &
+                                ~(size_t)7;
+}
+
+static void split_run(void *arg, int part, int parts) {
+  const split_task *t = arg;
+  const mlp_model *m = t->m;
+  size_t r0, r1;
+
+  block_range(t->rows, part, parts, &r0, &r1);
+  if (r1 > r0)
+    forward_block(m, t->c, t->x + r0 * m->widths[0] * m->elem, r0, r1 - r0,
+                  t->y + r0 * m->widths[m->n_layers] * m->elem, 1);
+}
+
+/*
+ * How many blocks a chunk of `rows` rows is worth splitting into: each
+ * block needs at least 16 rows and about 2^20 multiply-adds, or waking a
+ * thread costs more than it saves.
+ */
+static int split_parts(const mlp_model *m, const mlp_ctx *c, size_t rows) {
+  const int threads = mlp__pool_size(c->pool);
+  size_t macs = 0;
+
+  if (threads <= 1)
+    return 1;
+  for (size_t k = 1; k <= m->n_layers; k++)
+    macs += m->widths[k - 1] * m->widths[k];
+  size_t by_rows = rows / 16;
+  size_t by_work = macs ? rows * macs / ((size_t)1 << 20) : 0;
+  size_t parts = by_rows < by_work ? by_rows : by_work;
+  return parts < 2 ? 1 : parts < (size_t)threads ? (int)parts : threads;
+}
+
+/*
+ * Few rows on several threads: every layer's columns are split instead,
+ * one share per thread (GEMM and elementwise epilogue), with a barrier
+ * between layers since each needs all of the previous one. Each thread
+ * then keeps re-reading the same slice of every W, which stays in its
+ * core's cache from one pass to the next. Softmax needs whole rows: part
+ * 0 applies it after the barrier.
+ */
+static void col_range(size_t n, int part, int parts, size_t *j0,
+                      size_t *j1) {
+  /* boundaries on 16 elements (a cache line of floats) */
+  *j0 = part == 0 ? 0 : (n * (size_t)part / (size_t)parts) & ~(size_t)15;
+  *j1 = part + 1 == parts
+            ? n
+            : (n * (size_t)(part + 1) / (size_t)parts) & ~(size_t)15;
+}
+
+static void cols_run(void *arg, int part, int parts) {
+  const split_task *t = arg;
+  const mlp_model *m = t->m;
+  mlp_ctx *c = t->c;
+  const mlp__kernel_table *kern = c->kern;
+  const int keep = (c->flags & MLP_CTX_KEEP) != 0;
+  const size_t n = m->n_layers, e = m->elem, rows = t->rows;
+  const void *in = t->x;
+
+  for (size_t k = 1; k <= n; k++) {
+    const mlp__layer *l = &m->layers[k - 1];
+    char *z = c->z[k - 1];
+    char *out = keep ? (char *)c->y[k - 1] : k < n ? z : t->y;
+    const char *b = mlp__b(m, k);
+    size_t j0, j1;
+
+    col_range(l->out, part, parts, &j0, &j1);
+    if (j1 > j0) {
+      mlp__layer_gemm_cols(m, k, in, rows, z, j0, j1);
+      for (size_t i = 0; i < rows && l->act != MLP_ACT_SOFTMAX; i++) {
+        size_t at = (i * l->out + j0) * e;
+        if (m->dtype == MLP_F32)
+          kern->fwd_f32[l->act]((float *)(z + at), (float *)(out + at),
+                                (const float *)b + j0, 1, j1 - j0,
+                                (float)l->slope);
+        else
+          kern->fwd_f64[l->act]((double *)(z + at), (double *)(out + at),
+                                (const double *)b + j0, 1, j1 - j0,
+                                l->slope);
+      }
+    }
+    if (k < n || l->act == MLP_ACT_SOFTMAX)
+      mlp__pool_barrier(c->pool, parts);
+    if (l->act == MLP_ACT_SOFTMAX) {
+      if (part == 0) {
+        if (m->dtype == MLP_F32)
+          kern->fwd_f32[l->act]((float *)z, (float *)out, mlp__b(m, k),
+                                rows, l->out, (float)l->slope);
+        else
+          kern->fwd_f64[l->act]((double *)z, (double *)out, mlp__b(m, k),
+                                rows, l->out, l->slope);
+      }
+      if (k < n)
+        mlp__pool_barrier(c->pool, parts);
+    }
+    in = out;
+  }
+}
+
+/* Threads for splitting the columns of a chunk too small to split by
+ * rows: about 2^18 multiply-adds per thread, or it does not pay. */
+static int col_parts(const mlp_model *m, const mlp_ctx *c, size_t rows) {
+  const int threads = mlp__pool_size(c->pool);
+  size_t macs = 0;
+
+  if (threads <= 1 || rows > 16)
+    return 1;
+  for (size_t k = 1; k <= m->n_layers; k++)
+    macs += m->widths[k - 1] * m->widths[k];
+  size_t parts = rows * macs / ((size_t)1 << 18);
+  return parts < 2 ? 1 : parts < (size_t)threads ? (int)parts : threads;
+}
+
+/* One chunk of at most ctx->max_batch rows. */
+static void forward_chunk(const mlp_model *m, mlp_ctx *c, const void *x,
+                          size_t rows, void *y) {
+  const int parts = split_parts(m, c, rows);
+  const int cparts = parts == 1 ? col_parts(m, c, rows) : 1;
+
+  if (cparts > 1) {
+    split_task t = {m, c, x, y, rows};
+    mlp__pool_run(c->pool, cparts, cols_run, &t);
+    if (c->flags & MLP_CTX_KEEP)
+      memcpy(y, c->y[m->n_layers - 1],
+             rows * m->widths[m->n_layers] * m->elem);
+  } else if (parts == 1) {
+    forward_block(m, c, x, 0, rows, y, 0);
+  } else {
+    split_task t = {m, c, x, y, rows};
+    mlp__pool_run(c->pool, parts, split_run, &t);
+    if (!(c->flags & MLP_CTX_KEEP)) {
+      /* Pack Z_N from the blocks' row pitch to the documented layout;
+       * block b's destination ends before block b+1's source begins. */
+      const size_t n = m->n_layers, w = m->widths[n], e = m->elem;
+      char *zn = c->z[n - 1];
+      for (int b = 1; b < parts; b++) {
+        size_t r0, r1;
+        block_range(rows, b, parts, &r0, &r1);
+        memmove(zn + r0 * w * e, zn + r0 * m->max_width * e,
+                (r1 - r0) * w * e);
+      }
+    }
+  }
   c->last_rows = rows;
   c->last_x = x;
   c->last_out = y;

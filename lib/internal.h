@@ -54,7 +54,21 @@ struct mlp_ctx {
   size_t last_rows;   /* rows of the last chunk; 0 before any pass */
   const void *last_x; /* the caller's x of the last chunk's rows */
   const void *last_out; /* the caller's y of the last chunk's rows */
+  struct mlp__pool *pool; /* worker threads of mlp_ctx_set_threads, or
+                             NULL for one thread (context.c) */
 };
+
+/* Runs fn(arg, part, parts) for part = 0..parts-1 on a context's threads,
+ * part 0 on the calling thread, and returns when all parts are done;
+ * parts is at most the pool's threads. */
+typedef void (*mlp__task_fn)(void *arg, int part, int parts);
+void mlp__pool_run(struct mlp__pool *pool, int parts, mlp__task_fn fn,
+                   void *arg);
+/* The pool's threads, the caller included. */
+int mlp__pool_size(const struct mlp__pool *pool);
+/* Inside a task of mlp__pool_run: returns when all `parts` parts have
+ * reached it. */
+void mlp__pool_barrier(struct mlp__pool *pool, int parts);
 
 /* Error reporting: records the message on this thread, calls the log
  * callback, and returns status, so that `return mlp__fail(...)` reads as
@@ -109,6 +123,11 @@ int mlp__check_ctx(const mlp_model *model, const mlp_ctx *ctx,
  * blas.c is the only file that includes cblas.h. */
 void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in,
                      size_t rows, void *out);
+
+/* Columns [j0, j1) of layer k's GEMM: out[i][j] for j in [j0, j1), out
+ * with row stride out_k (for splitting one layer across threads). */
+void mlp__layer_gemm_cols(const mlp_model *m, size_t k, const void *in,
+                          size_t rows, void *out, size_t j0, size_t j1);
 
 /* General GEMM on dtype, row-major: C = alpha op(A) op(B) + beta C with
  * op(A) m x k, op(B) k x n; trans_a/trans_b nonzero for the transpose. For
