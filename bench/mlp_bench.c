@@ -427,6 +427,16 @@ double bench_flops_per_sample(const mlp_model *model) {
 
 static int model_build(const options *o, const bench_workload *w,
                        uint64_t seed, mlp_model **model) {
+  if (o->model_file) {
+    mlp_load_options lo;
+    memset(&lo, 0, sizeof lo);
+    lo.dtype = o->dtype;
+    lo.storage = o->layout;
+    if (mlp_model_load(model, o->model_file, &lo) == MLP_OK)
+      return 0;
+    fprintf(stderr, "mlp-bench: %s: %s\n", o->model_file, mlp_last_error());
+    return -1;
+  }
   if (mlp_model_create(model, o->dtype, w->n_layers, w->widths, w->acts,
                        o->layout) ||
       mlp_model_init(*model, MLP_INIT_XAVIER_UNIFORM, seed, 1.0)) {
@@ -460,6 +470,39 @@ static void cell_finish(const bench_env *env, cell_acc *acc, double flops,
   c->rss_per_cell = acc->rss_per_cell;
 }
 
+/* --model: one workload with the file's shape, named after the file. */
+static int model_workload(const options *o, bench_workloads *wls) {
+  mlp_model *m = NULL;
+  bench_workload *w = calloc(1, sizeof *w);
+  memset(wls, 0, sizeof *wls);
+  if (!w || model_build(o, NULL, 0, &m)) {
+    free(w);
+    return -1;
+  }
+  if (mlp_model_layers(m) > BENCH_MAX_LAYERS) {
+    fprintf(stderr, "mlp-bench: %s: more than %d layers\n", o->model_file,
+            BENCH_MAX_LAYERS);
+    mlp_model_free(m);
+    free(w);
+    return -1;
+  }
+  const char *base = strrchr(o->model_file, '/');
+  snprintf(w->name, sizeof w->name, "%s", base ? base + 1 : o->model_file);
+  w->n_layers = mlp_model_layers(m);
+  for (size_t k = 0; k <= w->n_layers; k++)
+    w->widths[k] = mlp_model_width(m, k);
+  for (size_t k = 1; k <= w->n_layers; k++)
+    w->acts[k - 1] = mlp_model_act(m, k);
+  static const size_t dflt[] = {1, 32, 256, 4096};
+  memcpy(w->batches, dflt, sizeof dflt);
+  w->n_batches = 4;
+  mlp_model_free(m);
+  wls->items = w;
+  wls->count = 1;
+  wls->seed = 1;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   options o;
   int rc = parse_args(argc, argv, &o);
@@ -489,21 +532,21 @@ int main(int argc, char **argv) {
   else
     env.peak = o.peak;
 
-  if (o.model_file) {
-    fprintf(stderr, "mlp-bench: --model is not supported by this build\n");
-    return 2;
-  }
   bench_workloads wls;
   const char *wpath = workloads_path(&o);
-  if (bench_workloads_load(wpath, &wls))
+  if (o.model_file) {
+    if (model_workload(&o, &wls))
+      return 1;
+  } else if (bench_workloads_load(wpath, &wls)) {
     return 1;
+  }
   /* The workloads to run, in the order asked for. */
   const bench_workload *run[BENCH_MAX_LIST];
   size_t n_run = 0;
-  if (o.n_workloads == 0)
+  if (o.n_workloads == 0 || o.model_file)
     for (size_t i = 0; i < wls.count && n_run < BENCH_MAX_LIST; i++)
       run[n_run++] = &wls.items[i];
-  for (size_t i = 0; i < o.n_workloads; i++) {
+  for (size_t i = 0; i < o.n_workloads && !o.model_file; i++) {
     run[n_run] = bench_workloads_find(&wls, o.workloads[i]);
     if (!run[n_run]) {
       fprintf(stderr, "mlp-bench: no workload '%s' in %s\n", o.workloads[i],
