@@ -49,6 +49,8 @@ typedef struct st_tensor {
   size_t shape[2]; /* the first two dimensions (enough for layers) */
   size_t count;    /* elements */
   size_t begin, end;
+  size_t prefix_len; /* "net.0" of "net.0.weight" */
+  int kind;          /* 1 weight, 2 bias */
 } st_tensor;
 
 /* One layer: its weight and bias tensors and its order key. */
@@ -409,7 +411,19 @@ static int st_cmp_layer(const void *a, const void *b) {
   return x->n_keys < y->n_keys ? -1 : x->n_keys > y->n_keys;
 }
 
-/* Groups the (name-sorted) tensors into layers, orders and chains them. */
+/* Orders tensors by prefix, then weight before bias. */
+static int st_cmp_prefix(const void *a, const void *b) {
+  const st_tensor *x = a, *y = b;
+  size_t n = x->prefix_len < y->prefix_len ? x->prefix_len : y->prefix_len;
+  int c = memcmp(x->name, y->name, n);
+  if (c != 0)
+    return c;
+  if (x->prefix_len != y->prefix_len)
+    return x->prefix_len < y->prefix_len ? -1 : 1;
+  return x->kind - y->kind;
+}
+
+/* Groups the tensors into layers by prefix, orders and chains them. */
 static int st_plan_layers(st_load *ld) {
   size_t i;
   int rc;
@@ -419,31 +433,26 @@ static int st_plan_layers(st_load *ld) {
   if (!ld->layers)
     return mlp__fail(MLP_ERR_NOMEM, "%sno memory for the layer list", ld->src);
   for (i = 0; i < ld->n_tensors; i++) {
-    const st_tensor *t = &ld->tensors[i];
-    st_layer *l;
-    size_t plen;
-    int kind = st_split_name(t->name, &plen);
-    if (kind == 0)
+    st_tensor *t = &ld->tensors[i];
+    t->kind = st_split_name(t->name, &t->prefix_len);
+    if (t->kind == 0)
       return mlp__fail(MLP_ERR_FORMAT,
                        "%sunexpected tensor '%s' (a model "
                        "file holds only <layer>.weight and <layer>.bias)",
                        ld->src, t->name);
-    /* Sorted by name, a layer's bias and weight come next to each other
-     * unless another name shares the prefix ("0.bias", "0.bias_x"...), so
-     * look back over the layers found so far for the prefix. */
-    l = NULL;
-    for (size_t j = ld->n_layers; j-- > 0;)
-      if (ld->layers[j].prefix_len == plen &&
-          memcmp(ld->layers[j].prefix, t->name, plen) == 0) {
-        l = &ld->layers[j];
-        break;
-      }
-    if (!l) {
+  }
+  /* Sorted by prefix, a layer's weight and bias are neighbours. */
+  qsort(ld->tensors, ld->n_tensors, sizeof *ld->tensors, st_cmp_prefix);
+  for (i = 0; i < ld->n_tensors; i++) {
+    const st_tensor *t = &ld->tensors[i];
+    st_layer *l = ld->n_layers ? &ld->layers[ld->n_layers - 1] : NULL;
+    if (!l || l->prefix_len != t->prefix_len ||
+        memcmp(l->prefix, t->name, t->prefix_len) != 0) {
       l = &ld->layers[ld->n_layers++];
       l->prefix = t->name;
-      l->prefix_len = plen;
+      l->prefix_len = t->prefix_len;
     }
-    if (kind == 1)
+    if (t->kind == 1)
       l->w = t;
     else
       l->b = t;
