@@ -487,22 +487,22 @@ MLP_API int mlp_blas_set_threads(int threads);
  * BF16 (the last two are converted on load). docs/formats-models.md has
  * the details and the Python that exports a PyTorch model.
  *
- * Loading never trusts the file: a bad header length, invalid JSON, byte
- * ranges out of the file, reversed, overlapping or leaving holes, unknown
- * dtypes, shapes that do not match their byte ranges or overflow, layers
- * that do not chain, a missing bias or weight, unexpected tensors, and
- * unknown or miscounted activations each fail with a message naming the
- * tensor or key. Statuses: MLP_ERR_IO (open/read), MLP_ERR_FORMAT (the
- * structure), MLP_ERR_DTYPE (unknown dtype), MLP_ERR_OVERFLOW (a shape's
- * size), MLP_ERR_SHAPE (layers that do not chain), MLP_ERR_ACTIVATION,
+ * Loading never trusts the file: a header length beyond the file or over
+ * 100 MB, invalid JSON, byte ranges out of the file, reversed, overlapping
+ * or leaving holes, unknown dtypes, shapes that do not match their byte
+ * ranges or overflow, layers that do not chain, a missing bias or weight,
+ * unexpected tensors, and unknown or miscounted activations each fail
+ * with a message naming the tensor or key. Statuses: MLP_ERR_IO
+ * (open/read), MLP_ERR_FORMAT (the structure), MLP_ERR_DTYPE (unknown
+ * dtype), MLP_ERR_OVERFLOW (a shape's size), MLP_ERR_SHAPE (weight/bias
+ * shapes, layers that do not chain), MLP_ERR_ACTIVATION,
  * MLP_ERR_NONFINITE, MLP_ERR_NOMEM.
  */
 
-/* mlp_load_options.flags */
-#define MLP_LOAD_OVERRIDE_ACTS 1u   /* use opts->acts even when the file
-                                       names activations */
-#define MLP_LOAD_ALLOW_NONFINITE 2u /* accept NaN and infinite parameters
-                                       (refused by default) */
+/* mlp_load_options.flags: use opts->acts even when the file names
+ * activations; accept NaN and infinite parameters (refused by default). */
+#define MLP_LOAD_OVERRIDE_ACTS 1u
+#define MLP_LOAD_ALLOW_NONFINITE 2u
 
 /* Options of mlp_model_load; zero-initialise ({0}) for the defaults. */
 typedef struct mlp_load_options {
