@@ -8,6 +8,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -579,6 +580,68 @@ START_TEST(truncations_and_flips) {
 END_TEST
 
 /* ------------------------------------------------------------------------
+ * Threads
+ */
+
+typedef struct load_job {
+  const unsigned char *buf;
+  size_t size;
+  const mlp_model *expect;
+  int index, failures;
+} load_job;
+
+/* Loads the same bytes many times and saves to a file of its own. */
+static void *load_many(void *arg) {
+  load_job *job = arg;
+  char path[512];
+  for (int i = 0; i < 50; i++) {
+    mlp_model *m = NULL;
+    size_t n1, n2;
+    if (mlp_model_load_buffer(&m, job->buf, job->size, NULL) != MLP_OK) {
+      job->failures++;
+      continue;
+    }
+    const void *a = mlp_model_params(m, &n1);
+    const void *b = mlp_model_params(job->expect, &n2);
+    if (n1 != n2 || memcmp(a, b, n1 * sizeof(float)) != 0)
+      job->failures++;
+    mlp_model_free(m);
+  }
+  snprintf(path, sizeof path, "%s/t%d.safetensors", tmpdir, job->index);
+  if (mlp_model_save(job->expect, path) != MLP_OK)
+    job->failures++;
+  return NULL;
+}
+
+/* Loads and saves on several threads at once give the single-threaded
+ * results. */
+START_TEST(threads) {
+  mlp_model *m = make_model(MLP_F32, MLP_LAYOUT_IN_OUT);
+  pthread_t tid[4];
+  load_job jobs[4];
+  size_t size;
+  unsigned char *buf;
+  mlp_model_save_buffer(m, NULL, 0, &size);
+  buf = malloc(size);
+  ck_assert_int_eq(mlp_model_save_buffer(m, buf, size, &size), MLP_OK);
+  make_tmpdir();
+  for (int t = 0; t < 4; t++) {
+    jobs[t] = (load_job){buf, size, m, t, 0};
+    ck_assert_int_eq(pthread_create(&tid[t], NULL, load_many, &jobs[t]), 0);
+  }
+  for (int t = 0; t < 4; t++) {
+    pthread_join(tid[t], NULL);
+    ck_assert_msg(jobs[t].failures == 0, "thread %d: %d failures", t,
+                  jobs[t].failures);
+  }
+  ck_assert_int_eq(count_files(), 4);
+  remove_tmpdir();
+  free(buf);
+  mlp_model_free(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------------------
  * Allocation failures
  */
 
@@ -664,6 +727,7 @@ static Suite *safetensors_suite(void) {
   tcase_add_test(tc, nonfinite_policy);
   tcase_add_test(tc, malformed_corpus);
   tcase_add_test(tc, truncations_and_flips);
+  tcase_add_test(tc, threads);
   tcase_add_test(tc, alloc_failures);
   tcase_set_timeout(tc, 120);
   suite_add_tcase(s, tc);
