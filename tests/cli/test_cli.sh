@@ -221,7 +221,7 @@ bad "eval: mse target width" 1 "" "$MLP" eval --loss mse "$M" "$T/x.csv" \
 # A slow run (batch 1 through wide layers); SIGINT must stop it with 130
 # and remove the temporary output.
 awk 'BEGIN { OFS = ","
-  for (i = 0; i < 40000; i++) print i % 7, i % 5, i % 3, 1 }' >"$T/big.csv"
+  for (i = 0; i < 200000; i++) print i % 7, i % 5, i % 3, 1 }' >"$T/big.csv"
 ok "init wide" "$MLP" init --dims 4,1024,1024,3 \
   --activations relu,relu,softmax -o "$T/wide.safetensors"
 checks=$((checks + 1))
