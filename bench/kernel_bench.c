@@ -7,15 +7,18 @@
  *
  *   kernel-bench [--set reference|avx2|avx512|all] [--dtype f32|f64|all]
  *                [--sizes N,N,...] [--width N] [--min-time SECONDS]
- *                [--no-bwd] [--json]
+ *                [--inplace] [--no-bwd] [--json]
  *
- * Each cell runs the kernel on `rows x width` elements, repeated until a
- * sample lasts at least min-time / 5, and reports the best of 5 samples.
+ * Each cell runs the kernel on `rows x width` elements in samples of about
+ * 1 ms for min-time seconds and reports the fastest sample.
  * Forward kernels run out of place with a zero bias (z += b; y = f(z)), so
  * that every call sees the same inputs: run in place, repeated calls would
  * feed each output back in and drift into denormals (silu, gelu and leaky
  * ReLU halve small values), which measures microcode assists, not the
- * kernel. Backward kernels write dz from z, y and dy.
+ * kernel. --inplace runs them as the forward pass does (y == z); that is
+ * sound for identity, relu, sigmoid, tanh and softmax, whose iterates stay
+ * normal numbers, not for leaky_relu, gelu and silu. Backward kernels
+ * write dz from z, y and dy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@ typedef struct options {
   size_t width;
   double min_time;
   int bwd;
+  int inplace;
   int json;
 } options;
 
@@ -52,6 +56,7 @@ typedef struct job {
   mlp_act act;
   int backward; /* 0 forward, 1 backward, 2 memcpy */
   void *z, *y, *dy, *dz, *b;
+  int inplace;
   size_t rows, n, bytes;
 } job;
 
@@ -59,9 +64,11 @@ static void job_run(const job *j) {
   switch (j->backward) {
   case 0:
     if (j->dt == MLP_F32)
-      j->t->fwd_f32[j->act](j->z, j->y, j->b, j->rows, j->n, 0.01f);
+      j->t->fwd_f32[j->act](j->z, j->inplace ? j->z : j->y, j->b, j->rows, j->n,
+                            0.01f);
     else
-      j->t->fwd_f64[j->act](j->z, j->y, j->b, j->rows, j->n, 0.01);
+      j->t->fwd_f64[j->act](j->z, j->inplace ? j->z : j->y, j->b, j->rows, j->n,
+                            0.01);
     break;
   case 1:
     if (j->dt == MLP_F32)
@@ -75,26 +82,30 @@ static void job_run(const job *j) {
   }
 }
 
-/* Seconds per call: the best of 5 samples of `reps` calls each, reps
- * grown until a sample lasts min_time / 5. */
+/* Seconds per call: the best of many short samples. A sample is `reps`
+ * calls lasting about 1 ms, short enough that most samples run without
+ * being descheduled on a busy machine; samples are taken for min_time in
+ * total (at least 5) and the fastest one counts. */
 static double job_time(const job *j, double min_time) {
-  size_t reps = 1;
-  double best = 1e30;
+  size_t reps = 1, samples;
+  double best = 1e30, dt;
   job_run(j); /* warm-up: page faults, caches */
   for (;;) {
     double t0 = now();
     for (size_t r = 0; r < reps; r++)
       job_run(j);
-    double dt = now() - t0;
-    if (dt >= min_time / 5 || reps >= ((size_t)1 << 30))
+    dt = now() - t0;
+    if (dt >= 1e-3 || reps >= ((size_t)1 << 30))
       break;
-    reps = dt <= 0 ? reps * 10 : reps * 2;
+    reps = dt <= 1e-5 ? reps * 10 : reps * 2;
   }
-  for (int s = 0; s < 5; s++) {
+  samples = (size_t)(min_time / dt);
+  samples = samples < 5 ? 5 : samples > 10000 ? 10000 : samples;
+  for (size_t s = 0; s < samples; s++) {
     double t0 = now();
     for (size_t r = 0; r < reps; r++)
       job_run(j);
-    double dt = (now() - t0) / (double)reps;
+    dt = (now() - t0) / (double)reps;
     best = dt < best ? dt : best;
   }
   return best;
@@ -135,21 +146,24 @@ static int parse_sizes(const char *arg, options *o) {
 }
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: kernel-bench [--set reference|avx2|avx512|all]\n"
-             "                    [--dtype f32|f64|all] [--sizes N,N,...]\n"
-             "                    [--width N] [--min-time SECONDS] [--no-bwd]"
-             " [--json]\n"
-             "Elements per second of each bias+activation, softmax and\n"
-             "backward kernel, next to memcpy of the same bytes. Sizes are\n"
-             "elements per block (rows = size / width).\n");
+  fprintf(f,
+          "usage: kernel-bench [--set reference|avx2|avx512|all]\n"
+          "                    [--dtype f32|f64|all] [--sizes N,N,...]\n"
+          "                    [--width N] [--min-time SECONDS] [--inplace]\n"
+          "                    [--no-bwd] [--json]\n"
+          "Elements per second of each bias+activation, softmax and\n"
+          "backward kernel, next to memcpy of the same bytes. Sizes are\n"
+          "elements per block (rows = size / width).\n");
 }
 
 static int parse_args(int argc, char **argv, options *o) {
-  *o = (options){0, MLP_F32, {4096, 65536, 4194304}, 3, 256, 0.1, 1, 0};
+  *o = (options){0, MLP_F32, {4096, 65536, 4194304}, 3, 256, 0.2, 1, 0, 0};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--json") == 0) {
       o->json = 1;
+    } else if (strcmp(a, "--inplace") == 0) {
+      o->inplace = 1;
     } else if (strcmp(a, "--no-bwd") == 0) {
       o->bwd = 0;
     } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -208,12 +222,13 @@ int main(int argc, char **argv) {
            mlp_kernels_name(mlp_kernels_active()), o.width);
   else
     printf("kernel-bench: active set %s; blocks of rows x %zu; forward "
-           "out of place with bias;\nGelem/s = 1e9 elements per second (best "
-           "of 5), "
+           "%s with a zero bias\n"
+           "Gelem/s = 1e9 elements per second (fastest 1 ms sample); "
            "x memcpy = time / memcpy time\n\n"
            "%-9s %-4s %-10s %-3s %9s %9s %9s %9s\n",
-           mlp_kernels_name(mlp_kernels_active()), o.width, "set", "type",
-           "kernel", "dir", "elements", "Gelem/s", "memcpy", "x memcpy");
+           mlp_kernels_name(mlp_kernels_active()), o.width,
+           o.inplace ? "in place" : "out of place", "set", "type", "kernel",
+           "dir", "elements", "Gelem/s", "memcpy", "x memcpy");
 
   for (int s = MLP_KERNELS_REFERENCE; s <= MLP_KERNELS_AVX512; s++) {
     const mlp__kernel_table *t = mlp__kernels_get((mlp_kernels)s);
@@ -227,13 +242,18 @@ int main(int argc, char **argv) {
       for (size_t si = 0; si < o.n_sizes; si++) {
         size_t n = o.sizes[si] < o.width ? o.sizes[si] : o.width;
         size_t rows = o.sizes[si] / n, count = rows * n;
-        job j = {t,    dt, MLP_ACT_IDENTITY, 2, NULL, NULL, NULL, NULL, NULL,
-                 rows, n,  count * elem};
+        job j = {.t = t,
+                 .dt = dt,
+                 .backward = 2,
+                 .rows = rows,
+                 .n = n,
+                 .bytes = count * elem};
         j.z = alloc_filled(count, dt, -3, 3, 1);
         j.y = alloc_filled(count, dt, 0, 1, 2);
         j.dy = alloc_filled(count, dt, -1, 1, 3);
         j.dz = alloc_filled(count, dt, 0, 0, 4);
         j.b = alloc_filled(n, dt, 0, 0, 5);
+        j.inplace = o.inplace;
         if (!j.z || !j.y || !j.dy || !j.dz || !j.b) {
           fprintf(stderr, "kernel-bench: out of memory for %zu elements\n",
                   count);
