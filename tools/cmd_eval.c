@@ -28,6 +28,7 @@ static void usage(FILE *out) {
         "  --threads N         BLAS threads\n"
         "  --scale S           factor for integer inputs, e.g. 1/255\n"
         "  --activations LIST  activations when MODEL names none\n"
+        "  --allow-nonfinite   use a model with NaN or infinite parameters\n"
         "  -h, --help          show this help\n",
         out);
 }
@@ -102,6 +103,7 @@ int mlp_cmd_eval(int argc, char **argv) {
       {"threads", required_argument, NULL, 't'},
       {"scale", required_argument, NULL, 's'},
       {"activations", required_argument, NULL, 'a'},
+      {"allow-nonfinite", no_argument, NULL, 'N'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *acts = NULL, *in_path, *lab_path;
@@ -118,6 +120,7 @@ int mlp_cmd_eval(int argc, char **argv) {
   int32_t *labels = NULL, *pred = NULL;
   tally *classes = NULL;
   tool_progress progress;
+  unsigned load_flags = 0;
   int c, rc, json = 0;
 
   opterr = 0;
@@ -148,6 +151,9 @@ int mlp_cmd_eval(int argc, char **argv) {
     case 'a':
       acts = optarg;
       break;
+    case 'N':
+      load_flags |= MLP_LOAD_ALLOW_NONFINITE;
+      break;
     case 'h':
       usage(stdout);
       return TOOL_EXIT_OK;
@@ -163,7 +169,8 @@ int mlp_cmd_eval(int argc, char **argv) {
   lab_path = argv[optind + 2];
   if (threads && (rc = mlp_blas_set_threads((int)threads)) != MLP_OK)
     return tool_fail(rc);
-  if ((rc = tool_load_model(argv[optind], acts, 0, &m)) != TOOL_EXIT_OK)
+  if ((rc = tool_load_model(argv[optind], acts, load_flags, &m)) !=
+      TOOL_EXIT_OK)
     return rc;
 
   layers = mlp_model_layers(m);

@@ -10,7 +10,7 @@
 #include "util.h"
 
 static void usage(FILE *out) {
-  fputs("usage: mlp info [--activations LIST] MODEL\n"
+  fputs("usage: mlp info [--activations LIST] [--allow-nonfinite] MODEL\n"
         "\n"
         "Shows the layers of the safetensors model MODEL (widths,\n"
         "activations), its dtype, parameter count and memory, and the BLAS\n"
@@ -18,6 +18,7 @@ static void usage(FILE *out) {
         "\n"
         "  --activations LIST  activations to use when MODEL names none\n"
         "                      (comma-separated, one per layer)\n"
+        "  --allow-nonfinite   load a model with NaN or infinite parameters\n"
         "  -h, --help          show this help\n",
         out);
 }
@@ -50,12 +51,14 @@ static void print_blas(void) {
 int mlp_cmd_info(int argc, char **argv) {
   static const struct option longopts[] = {
       {"activations", required_argument, NULL, 'a'},
+      {"allow-nonfinite", no_argument, NULL, 'N'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *acts = NULL;
   mlp_model *m = NULL;
   char buf[32];
   size_t n, params, elem;
+  unsigned load_flags = 0;
   int c, rc;
 
   opterr = 0;
@@ -63,6 +66,9 @@ int mlp_cmd_info(int argc, char **argv) {
     switch (c) {
     case 'a':
       acts = optarg;
+      break;
+    case 'N':
+      load_flags |= MLP_LOAD_ALLOW_NONFINITE;
       break;
     case 'h':
       usage(stdout);
@@ -75,7 +81,8 @@ int mlp_cmd_info(int argc, char **argv) {
     tool_error("expected one MODEL argument (try 'mlp info --help')");
     return TOOL_EXIT_USAGE;
   }
-  if ((rc = tool_load_model(argv[optind], acts, 0, &m)) != TOOL_EXIT_OK)
+  if ((rc = tool_load_model(argv[optind], acts, load_flags, &m)) !=
+      TOOL_EXIT_OK)
     return rc;
 
   n = mlp_model_layers(m);

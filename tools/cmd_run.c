@@ -24,6 +24,7 @@ static void usage(FILE *out) {
         "  --scale S            factor for integer inputs, e.g. 1/255\n"
         "                       (default 1; float inputs are never scaled)\n"
         "  --activations LIST   activations when MODEL names none\n"
+        "  --allow-nonfinite    run a model with NaN or infinite parameters\n"
         "  -h, --help           show this help\n",
         out);
 }
@@ -35,6 +36,7 @@ int mlp_cmd_run(int argc, char **argv) {
       {"threads", required_argument, NULL, 't'},
       {"scale", required_argument, NULL, 's'},
       {"activations", required_argument, NULL, 'a'},
+      {"allow-nonfinite", no_argument, NULL, 'N'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   const char *out = NULL, *acts = NULL;
@@ -47,6 +49,7 @@ int mlp_cmd_run(int argc, char **argv) {
   mlp_writer *w = NULL;
   void *x = NULL, *y = NULL;
   tool_progress progress;
+  unsigned load_flags = 0;
   int c, rc;
 
   opterr = 0;
@@ -70,6 +73,9 @@ int mlp_cmd_run(int argc, char **argv) {
     case 'a':
       acts = optarg;
       break;
+    case 'N':
+      load_flags |= MLP_LOAD_ALLOW_NONFINITE;
+      break;
     case 'h':
       usage(stdout);
       return TOOL_EXIT_OK;
@@ -83,7 +89,8 @@ int mlp_cmd_run(int argc, char **argv) {
   }
   if (threads && (rc = mlp_blas_set_threads((int)threads)) != MLP_OK)
     return tool_fail(rc);
-  if ((rc = tool_load_model(argv[optind], acts, 0, &m)) != TOOL_EXIT_OK)
+  if ((rc = tool_load_model(argv[optind], acts, load_flags, &m)) !=
+      TOOL_EXIT_OK)
     return rc;
 
   in = mlp_model_width(m, 0);

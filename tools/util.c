@@ -323,7 +323,7 @@ int tool_blas_fixed(void) {
  * Models
  */
 
-int tool_load_model(const char *path, const char *acts_text, int override,
+int tool_load_model(const char *path, const char *acts_text, unsigned flags,
                     mlp_model **model) {
   mlp_load_options opts;
   mlp_act *acts = NULL;
@@ -336,9 +336,10 @@ int tool_load_model(const char *path, const char *acts_text, int override,
       return TOOL_EXIT_USAGE;
     opts.acts = acts;
     opts.n_acts = n_acts;
-    if (override)
-      opts.flags |= MLP_LOAD_OVERRIDE_ACTS;
+  } else {
+    flags &= ~MLP_LOAD_OVERRIDE_ACTS;
   }
+  opts.flags = flags;
   rc = mlp_model_load(model, path, &opts);
   free(acts);
   if (rc == MLP_ERR_ACTIVATION && !acts_text &&

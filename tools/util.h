@@ -61,11 +61,11 @@ int tool_parse_dtype(const char *opt, const char *text, mlp_dtype *out);
 
 /*
  * Loads the model file at path. acts_text (NULL: none) is a comma list of
- * activations used when the file names none, or instead of the file's when
- * override is set. Prints the error line itself; returns 0 or the exit
- * code.
+ * activations used when the file names none; flags are MLP_LOAD_* (with
+ * MLP_LOAD_OVERRIDE_ACTS the list replaces the file's). Prints the error
+ * line itself; returns 0 or the exit code.
  */
-int tool_load_model(const char *path, const char *acts_text, int override,
+int tool_load_model(const char *path, const char *acts_text, unsigned flags,
                     mlp_model **model);
 
 /* Human-readable bytes ("1.5 MiB") into buf. */

@@ -122,6 +122,8 @@ for f in "$DATA"/models/malformed/*.safetensors; do
   bad "info: $(basename "$f")" 1 "" "$MLP" info "$f"
 done
 bad "info: missing file" 1 "" "$MLP" info "$T/none.safetensors"
+ok "info --allow-nonfinite" "$MLP" info --allow-nonfinite \
+  "$DATA/models/malformed/nan_weight.safetensors"
 
 # --- run ----------------------------------------------------------------------
 
