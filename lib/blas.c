@@ -57,21 +57,18 @@ static void sgemm_dnnl(int trans_b, int m, int n, int k, const float *a,
 #define SMALL_MACS 4096
 
 #define SMALL_GEMM(NAME, T)                                                    \
-  static void NAME(const T *w, int out_in, const T *in, size_t rows,          \
-                   size_t n_in, size_t n_out, T *out) {                        \
+  static void NAME(const T *restrict w, int out_in, const T *restrict in,     \
+                   size_t rows, size_t n_in, size_t n_out, T *restrict out) { \
+    const size_t sj = out_in ? n_in : 1, sp = out_in ? 1 : n_out;              \
     for (size_t i = 0; i < rows; i++) {                                        \
       const T *x = in + i * n_in;                                              \
-      T *z = out + i * n_out;                                                  \
-      for (size_t j = 0; j < n_out; j++)                                       \
-        z[j] = 0;                                                              \
-      for (size_t p = 0; p < n_in; p++) {                                      \
-        const T a = x[p];                                                      \
-        if (out_in)                                                            \
-          for (size_t j = 0; j < n_out; j++)                                   \
-            z[j] += a * w[j * n_in + p];                                       \
-        else                                                                   \
-          for (size_t j = 0; j < n_out; j++)                                   \
-            z[j] += a * w[p * n_out + j];                                      \
+      for (size_t j = 0; j < n_out; j++) {                                     \
+        /* one output at a time, in a register: no store-to-load chain */    \
+        const T *wj = w + j * sj;                                              \
+        T acc = 0;                                                             \
+        for (size_t p = 0; p < n_in; p++)                                      \
+          acc += x[p] * wj[p * sp];                                            \
+        out[i * n_out + j] = acc;                                              \
       }                                                                        \
     }                                                                          \
   }
@@ -84,7 +81,7 @@ void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in,
   const int n_in = (int)l->in, n_out = (int)l->out;
   const int out_in = m->storage == MLP_LAYOUT_OUT_IN;
 
-  if (l->in * l->out <= SMALL_MACS / rows) {
+  if (l->in * l->out <= SMALL_MACS && rows * l->in * l->out <= SMALL_MACS) {
     if (m->dtype == MLP_F32)
       small_gemm_f32(mlp__w(m, k), out_in, in, rows, l->in, l->out, out);
     else
