@@ -442,7 +442,8 @@ static int st_plan_layers(st_load *ld) {
                        ld->src, t->name);
   }
   /* Sorted by prefix, a layer's weight and bias are neighbours. */
-  qsort(ld->tensors, ld->n_tensors, sizeof *ld->tensors, st_cmp_prefix);
+  if (ld->n_tensors > 1)
+    qsort(ld->tensors, ld->n_tensors, sizeof *ld->tensors, st_cmp_prefix);
   for (i = 0; i < ld->n_tensors; i++) {
     const st_tensor *t = &ld->tensors[i];
     st_layer *l = ld->n_layers ? &ld->layers[ld->n_layers - 1] : NULL;
