@@ -58,6 +58,10 @@ void bench_floor_free(bench_floor *f);
 void bench_floor_run(bench_floor *f, const void *x, size_t rows);
 /* "gemm" or "gemv": the BLAS routine used for `rows` rows. */
 const char *bench_floor_kind(size_t rows);
+/* Chooses the floor's float GEMM: "cblas" (the default) or "dnnl"
+ * (oneDNN's dnnl_sgemm, when built with it). Returns -1 when unknown. */
+int bench_floor_provider(const char *name);
+const char *bench_floor_provider_name(void);
 
 /* The FP32 peak of one core in GFLOPS from a loop of independent FMAs on
  * the widest vectors the CPU and OS support; *isa receives "avx512",

@@ -10,8 +10,33 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
+
+#ifdef BENCH_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+static int floor_dnnl; /* float GEMMs through dnnl_sgemm */
+
+int bench_floor_provider(const char *name) {
+  if (!strcmp(name, "cblas")) {
+    floor_dnnl = 0;
+    return 0;
+  }
+#ifdef BENCH_HAVE_DNNL
+  if (!strcmp(name, "dnnl")) {
+    floor_dnnl = 1;
+    return 0;
+  }
+#endif
+  return -1;
+}
+
+const char *bench_floor_provider_name(void) {
+  return floor_dnnl ? "dnnl" : "cblas";
+}
 
 struct bench_floor {
   mlp_dtype dtype;
@@ -87,6 +112,15 @@ static void layer_f32(const bench_floor *f, const float *w, const float *in,
                   (int)n, in, 1, 0.0f, out, 1);
     return;
   }
+#ifdef BENCH_HAVE_DNNL
+  if (floor_dnnl) {
+    dnnl_sgemm('N', f->out_in ? 'T' : 'N', (dnnl_dim_t)rows, (dnnl_dim_t)n,
+               (dnnl_dim_t)k, 1.0f, in, (dnnl_dim_t)k, w,
+               f->out_in ? (dnnl_dim_t)k : (dnnl_dim_t)n, 0.0f, out,
+               (dnnl_dim_t)n);
+    return;
+  }
+#endif
   cblas_sgemm(CblasRowMajor, CblasNoTrans,
               f->out_in ? CblasTrans : CblasNoTrans, (int)rows, (int)n,
               (int)k, 1.0f, in, (int)k, w, f->out_in ? (int)k : (int)n, 0.0f,

@@ -67,6 +67,7 @@ static void usage(FILE *to) {
     "in_out)\n"
     "  --kernels SET           reference, avx2 or avx512 (default: auto)\n"
     "  --model FILE            a model file instead of workloads\n"
+    "  --floor cblas|dnnl      the floor's float GEMM (default: cblas)\n"
     "  --workloads FILE        the workloads file (default: installed)\n"
     "  --min-time S            seconds per timed repetition (default: 0.2)\n"
     "  --reps N                timed repetitions per cell (default: 5)\n"
@@ -171,6 +172,11 @@ static int parse_args(int argc, char **argv, options *o) {
         o->layout = MLP_LAYOUT_OUT_IN;
       else
         return die_usage("layout must be in_out or out_in", v);
+    } else if (!strcmp(a, "--floor")) {
+      if (bench_floor_provider(v))
+        return die_usage("floor must be cblas (or dnnl when built with "
+                         "oneDNN)",
+                         v);
     } else if (!strcmp(a, "--kernels")) {
       o->kernels = v;
     } else if (!strcmp(a, "--model")) {

@@ -71,6 +71,12 @@ static void print_header(FILE *to, const bench_env *e) {
   fprintf(to, "\nBLAS: %s %s, core %s, %d threads by default; kernels %s\n",
           b->vendor, b->version, b->core[0] ? b->core : "?", b->threads,
           e->kernels);
+  if (b->config[0])
+    fprintf(to, "BLAS config: %s\n", b->config);
+  fprintf(to, "GEMM floor: %s\n",
+          strcmp(bench_floor_provider_name(), "dnnl")
+              ? "CBLAS sgemm/dgemm (gemv at batch 1)"
+              : "oneDNN dnnl_sgemm (CBLAS gemv at batch 1, dgemm)");
   fprintf(to, "Threads: %s\n",
           e->ctx_threads ? "the context's (mlp_ctx_set_threads), each block "
                            "on a 1-thread BLAS; the floor on a T-thread BLAS"
@@ -173,6 +179,8 @@ void bench_print_json(const bench_env *e, const bench_cell *cells,
   cJSON_AddStringToObject(m, "peak_isa", e->peak_isa);
   json_add_blas(root, &e->blas);
   cJSON_AddStringToObject(root, "kernels", e->kernels);
+  cJSON_AddStringToObject(root, "floor_provider",
+                          bench_floor_provider_name());
   cJSON_AddStringToObject(root, "threading",
                           e->ctx_threads ? "context" : "blas");
   cJSON *t = cJSON_AddObjectToObject(root, "timing");

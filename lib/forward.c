@@ -181,7 +181,9 @@ static void cols_run(void *arg, int part, int parts) {
 }
 
 /* Threads for splitting the columns of a chunk too small to split by
- * rows: about 2^18 multiply-adds per thread, or it does not pay. */
+ * rows: each thread needs about 2^18 multiply-adds per pass and 2^15 per
+ * layer (between two barriers), or the synchronisation costs more than
+ * it saves. */
 static int col_parts(const mlp_model *m, const mlp_ctx *c, size_t rows) {
   const int threads = mlp__pool_size(c->pool);
   size_t macs = 0;
@@ -190,7 +192,11 @@ static int col_parts(const mlp_model *m, const mlp_ctx *c, size_t rows) {
     return 1;
   for (size_t k = 1; k <= m->n_layers; k++)
     macs += m->widths[k - 1] * m->widths[k];
-  size_t parts = rows * macs / ((size_t)1 << 18);
+  macs *= rows;
+  size_t parts = macs >> 18;
+  size_t per_layer = (macs / m->n_layers) >> 15;
+  if (per_layer < parts)
+    parts = per_layer;
   return parts < 2 ? 1 : parts < (size_t)threads ? (int)parts : threads;
 }
 
