@@ -41,7 +41,7 @@ typedef struct options {
   const char *plot;
   const char *kernels;
   int json;
-  int fix_core;
+  int no_fix_core;
   int blas_only; /* threads through the BLAS alone, no context threads */
   double min_time;
   int reps, passes;
@@ -77,8 +77,9 @@ static void usage(FILE *to) {
     "  --blas-threads          threads in the BLAS only (default: the "
     "context's\n"
     "                          threads split the batch, BLAS on 1 thread)\n"
-    "  --fix-core              if OpenBLAS runs a generic core, re-run "
-    "with the fix\n"
+    "  --no-fix-core           keep OpenBLAS's generic core (default: "
+    "re-run with\n"
+    "                          OPENBLAS_CORETYPE set to the fix)\n"
     "  --json                  JSON on stdout instead of the table\n"
     "  --plot FILE.svg         also draw throughput against batch size\n"
     "  --help, --version\n");
@@ -133,8 +134,8 @@ static int parse_args(int argc, char **argv, options *o) {
     } else if (!strcmp(a, "--blas-threads")) {
       o->blas_only = 1;
       takes = 0;
-    } else if (!strcmp(a, "--fix-core")) {
-      o->fix_core = 1;
+    } else if (!strcmp(a, "--no-fix-core")) {
+      o->no_fix_core = 1;
       takes = 0;
     } else if (!v) {
       return die_usage("missing value after", a);
@@ -227,31 +228,39 @@ static const char *workloads_path(const options *o) {
   return candidates[0];
 }
 
-/* Warns when OpenBLAS runs a generic core the CPU outgrows; with
- * --fix-core re-executes this program with the suggested core. */
+/*
+ * When OpenBLAS runs a generic core on a CPU that has a much faster one,
+ * re-executes this program once with OPENBLAS_CORETYPE set to the fix, as
+ * the mlp program does (MLP_NO_BLAS_FIX=1 or --no-fix-core keeps the slow
+ * core, with a warning). A set OPENBLAS_CORETYPE is always respected.
+ */
 static void check_core(const options *o, const mlp_blas_info *b,
                        char **argv) {
   const char *env = getenv("OPENBLAS_CORETYPE");
+  const char *no_fix = getenv("MLP_NO_BLAS_FIX");
   if (env && !*env)
     fprintf(stderr, "mlp-bench: warning: OPENBLAS_CORETYPE is set but "
                     "empty; OpenBLAS 0.3.21 then silently picks "
                     "Cooperlake\n");
   if (!b->slow_core)
     return;
-  if (o->fix_core && b->suggested_core[0] && !env) {
-    fprintf(stderr, "mlp-bench: OpenBLAS runs the generic '%s' core; "
-                    "re-running with OPENBLAS_CORETYPE=%s\n",
+  if (!o->no_fix_core && !(no_fix && !strcmp(no_fix, "1")) && !env &&
+      b->suggested_core[0]) {
+    fprintf(stderr, "mlp-bench: note: OpenBLAS runs its generic '%s' "
+                    "core; re-running with OPENBLAS_CORETYPE=%s "
+                    "(MLP_NO_BLAS_FIX=1 disables this)\n",
             b->core, b->suggested_core);
+    fflush(stderr);
     setenv("OPENBLAS_CORETYPE", b->suggested_core, 1);
     execv("/proc/self/exe", argv);
     perror("mlp-bench: re-exec failed");
-    return;
+    unsetenv("OPENBLAS_CORETYPE");
   }
   fprintf(stderr,
           "mlp-bench: warning: OpenBLAS runs its generic '%s' core on a "
           "CPU that supports a much faster one; GEMMs run several times "
           "slower than they can.\n  Fix: run with OPENBLAS_CORETYPE=%s in "
-          "the environment (or pass --fix-core).\n",
+          "the environment.\n",
           b->core, b->suggested_core[0] ? b->suggested_core : "<core>");
 }
 
