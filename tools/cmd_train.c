@@ -18,7 +18,8 @@
 
 static void usage(FILE *out) {
   fputs("usage: mlp train (--dims LIST --activations LIST | --model FILE)\n"
-        "                 --x FILE (--labels FILE | --targets FILE)\n"
+        "                 --x FILE (--labels FILE | --targets FILE |\n"
+        "                           --label-column N|last)\n"
         "                 [options] -o MODEL\n"
         "\n"
         "Trains by mini-batch gradient descent and writes the best model\n"
@@ -38,6 +39,9 @@ static void usage(FILE *out) {
         "  --x FILE             training inputs (rows x D0)\n"
         "  --labels FILE        class of each row (cross-entropy)\n"
         "  --targets FILE       wanted outputs (rows x DN; mse, bce)\n"
+        "  --label-column N|last  the classes are column N (0-based) or the\n"
+        "                       last column of the CSV inputs (--x, and\n"
+        "                       --val-x/--test-x without their own labels)\n"
         "  --scale S            factor for integer data (e.g. 1/255)\n"
         "  --val-x FILE         validation inputs, with --val-labels FILE\n"
         "                       or --val-targets FILE\n"
@@ -85,9 +89,11 @@ typedef struct matrix {
   size_t rows, cols;
 } matrix;
 
-/* Reads every row of path as dtype values (scaled) into m->x. */
+/* Reads every row of path as dtype values (scaled) into m->x; with a
+ * CSV label column (label_col, MLP_CSV_NO_LABEL for none) its classes go
+ * to m->labels. */
 static int read_values(const char *path, mlp_dtype dtype, double scale,
-                       matrix *m) {
+                       long label_col, matrix *m) {
   mlp_dataset_options o;
   mlp_dataset *ds = NULL;
   size_t got = 0, done = 0;
@@ -96,21 +102,24 @@ static int read_values(const char *path, mlp_dtype dtype, double scale,
   mlp_dataset_options_init(&o);
   o.dtype = dtype;
   o.scale = scale;
+  o.csv_label_column = label_col;
   rc = mlp_dataset_open(&ds, path, &o);
   if (rc != MLP_OK)
     return tool_fail(rc);
   m->rows = mlp_dataset_rows(ds);
   m->cols = mlp_dataset_cols(ds);
   m->x = malloc(m->rows * m->cols * mlp_dtype_size(dtype) + 1);
-  if (m->x == NULL) {
+  if (mlp_dataset_has_labels(ds))
+    m->labels = malloc(m->rows * sizeof *m->labels + 1);
+  if (m->x == NULL || (mlp_dataset_has_labels(ds) && m->labels == NULL)) {
     mlp_dataset_close(ds);
     tool_error("%s: out of memory", path);
     return TOOL_EXIT_FAILURE;
   }
   while (done < m->rows) {
-    rc = mlp_dataset_read(ds,
-                          (char *)m->x + done * m->cols * mlp_dtype_size(dtype),
-                          m->rows - done, NULL, &got);
+    rc = mlp_dataset_read(
+        ds, (char *)m->x + done * m->cols * mlp_dtype_size(dtype),
+        m->rows - done, m->labels ? m->labels + done : NULL, &got);
     if (rc != MLP_OK || got == 0)
       break;
     done += got;
@@ -170,12 +179,16 @@ typedef struct dataset {
 } dataset;
 
 static int load_set(const char *x, const char *labels, const char *targets,
-                    mlp_dtype dtype, double scale, dataset *d) {
-  int rc = read_values(x, dtype, scale, &d->in);
+                    mlp_dtype dtype, double scale, long label_col, dataset *d) {
+  int rc = read_values(x, dtype, scale, label_col, &d->in);
+  if (rc == TOOL_EXIT_OK && label_col != MLP_CSV_NO_LABEL && !d->in.labels) {
+    tool_error("%s: --label-column applies to CSV inputs only", x);
+    rc = TOOL_EXIT_USAGE;
+  }
   if (rc == TOOL_EXIT_OK && labels)
     rc = read_labels(labels, &d->in);
   if (rc == TOOL_EXIT_OK && targets) {
-    rc = read_values(targets, dtype, 1.0, &d->tgt);
+    rc = read_values(targets, dtype, 1.0, MLP_CSV_NO_LABEL, &d->tgt);
     d->has_targets = 1;
     if (rc == TOOL_EXIT_OK && d->tgt.rows != d->in.rows) {
       tool_error("%s: %zu rows of targets for %zu rows of inputs", targets,
@@ -451,8 +464,15 @@ static void svg_panel(FILE *f, double x0, const char *title,
   }
   fprintf(f,
           "<text x=\"%g\" y=\"%g\" font-size=\"11\" "
-          "text-anchor=\"middle\">epoch (1..%zu)</text>\n",
-          left + pw / 2, top + ph + 30, n);
+          "text-anchor=\"middle\">epoch</text>\n",
+          left + pw / 2, top + ph + 30);
+  fprintf(f,
+          "<text x=\"%g\" y=\"%g\" font-size=\"10\" "
+          "text-anchor=\"middle\">1</text>\n"
+          "<text x=\"%g\" y=\"%g\" font-size=\"10\" "
+          "text-anchor=\"middle\">%zu</text>\n",
+          n > 1 ? left : left + pw / 2, top + ph + 14, left + pw, top + ph + 14,
+          n);
   for (int k = 0; k < 2; k++) {
     int any = 0;
     fprintf(f,
@@ -471,10 +491,13 @@ static void svg_panel(FILE *f, double x0, const char *title,
     }
     fputs("\"/>\n", f);
     if (any)
+      /* The legend sits where the curves are not: top right for the
+       * falling loss, bottom right for the rising accuracy. */
       fprintf(f,
               "<text x=\"%g\" y=\"%g\" font-size=\"11\" "
-              "fill=\"%s\">%s</text>\n",
-              left + 8, top + 14 + 14 * k, colors[k], names[k]);
+              "text-anchor=\"end\" fill=\"%s\">%s</text>\n",
+              left + pw - 8, acc ? top + ph - 22 + 14 * k : top + 16 + 14 * k,
+              colors[k], names[k]);
   }
   fputs("</g>\n", f);
 }
@@ -563,7 +586,8 @@ enum {
   OPT_SEED,
   OPT_THREADS,
   OPT_JSON,
-  OPT_PLOT
+  OPT_PLOT,
+  OPT_LABEL_COLUMN
 };
 
 /* Everything the command line sets. */
@@ -577,6 +601,7 @@ typedef struct options {
   double lr_min;
   size_t step_epochs, warmup_epochs, epochs, batch, patience, seed;
   size_t threads;
+  long label_col; /* CSV inputs' label column, or MLP_CSV_NO_LABEL */
   int quiet, have_lr;
 } options;
 
@@ -590,6 +615,7 @@ static int parse(int argc, char **argv, options *o) {
       {"x", required_argument, NULL, OPT_X},
       {"labels", required_argument, NULL, OPT_LABELS},
       {"targets", required_argument, NULL, OPT_TARGETS},
+      {"label-column", required_argument, NULL, OPT_LABEL_COLUMN},
       {"scale", required_argument, NULL, OPT_SCALE},
       {"val-x", required_argument, NULL, OPT_VAL_X},
       {"val-labels", required_argument, NULL, OPT_VAL_LABELS},
@@ -626,6 +652,7 @@ static int parse(int argc, char **argv, options *o) {
 
   memset(o, 0, sizeof *o);
   o->init = "he";
+  o->label_col = MLP_CSV_NO_LABEL;
   o->dtype = MLP_F32;
   o->scale = 1.0;
   o->momentum = 0.9;
@@ -663,6 +690,15 @@ static int parse(int argc, char **argv, options *o) {
       break;
     case OPT_TARGETS:
       o->targets = optarg;
+      break;
+    case OPT_LABEL_COLUMN:
+      if (strcmp(optarg, "last") == 0)
+        o->label_col = MLP_CSV_LABEL_LAST;
+      else {
+        size_t col;
+        bad = tool_parse_size("--label-column", optarg, 0, 1u << 30, &col);
+        o->label_col = (long)col;
+      }
       break;
     case OPT_SCALE:
       bad = tool_parse_double("--scale", optarg, &o->scale);
@@ -781,17 +817,23 @@ static int parse(int argc, char **argv, options *o) {
                "are required (try 'mlp train --help')");
     return -1;
   }
-  if (!!o->labels == !!o->targets) {
+  if (o->labels && o->targets) {
     tool_error("give one of --labels and --targets");
     return -1;
   }
+  if (!o->labels && !o->targets && o->label_col == MLP_CSV_NO_LABEL) {
+    tool_error("give one of --labels, --targets and --label-column");
+    return -1;
+  }
   if ((o->val_x && o->val_split > 0) ||
-      (o->val_x && !o->val_labels && !o->val_targets)) {
+      (o->val_x && !o->val_labels && !o->val_targets &&
+       o->label_col == MLP_CSV_NO_LABEL)) {
     tool_error("--val-x needs --val-labels or --val-targets, and excludes "
                "--val-split");
     return -1;
   }
-  if (o->test_x && !o->test_labels && !o->test_targets) {
+  if (o->test_x && !o->test_labels && !o->test_targets &&
+      o->label_col == MLP_CSV_NO_LABEL) {
     tool_error("--test-x needs --test-labels or --test-targets");
     return -1;
   }
@@ -848,7 +890,7 @@ static int make_config(const options *o, const mlp_model *m, size_t rows,
               : last == MLP_ACT_SIGMOID ? MLP_LOSS_BCE
                                         : MLP_LOSS_MSE;
   }
-  if ((c->loss == MLP_LOSS_CROSS_ENTROPY) != !!o->labels) {
+  if ((c->loss == MLP_LOSS_CROSS_ENTROPY) != !o->targets) {
     tool_error("%s needs %s", mlp_loss_name(c->loss),
                c->loss == MLP_LOSS_CROSS_ENTROPY ? "--labels" : "--targets");
     return TOOL_EXIT_USAGE;
@@ -908,10 +950,14 @@ int mlp_cmd_train(int argc, char **argv) {
   rc = make_model(&o, &m);
   if (rc != TOOL_EXIT_OK)
     goto done;
-  rc = load_set(o.x, o.labels, o.targets, mlp_model_dtype(m), o.scale, &train);
+  /* --label-column applies to the training inputs, and to validation
+   * and test inputs that come without their own labels or targets. */
+  rc = load_set(o.x, o.labels, o.targets, mlp_model_dtype(m), o.scale,
+                o.labels || o.targets ? MLP_CSV_NO_LABEL : o.label_col, &train);
   if (rc == TOOL_EXIT_OK && o.val_x)
-    rc = load_set(o.val_x, o.val_labels, o.val_targets, mlp_model_dtype(m),
-                  o.scale, &val);
+    rc = load_set(
+        o.val_x, o.val_labels, o.val_targets, mlp_model_dtype(m), o.scale,
+        o.val_labels || o.val_targets ? MLP_CSV_NO_LABEL : o.label_col, &val);
   if (rc == TOOL_EXIT_OK && o.val_split > 0)
     rc = split_set(&train, o.val_split, (uint64_t)o.seed,
                    mlp_dtype_size(mlp_model_dtype(m)), &val);
@@ -984,8 +1030,10 @@ int mlp_cmd_train(int argc, char **argv) {
   if (o.test_x) {
     double loss = NAN, acc = NAN, rate;
     mlp_train_data xd;
-    rc = load_set(o.test_x, o.test_labels, o.test_targets, mlp_model_dtype(m),
-                  o.scale, &test);
+    rc = load_set(
+        o.test_x, o.test_labels, o.test_targets, mlp_model_dtype(m), o.scale,
+        o.test_labels || o.test_targets ? MLP_CSV_NO_LABEL : o.label_col,
+        &test);
     if (rc != TOOL_EXIT_OK)
       goto done;
     if (test.in.cols != mlp_model_width(m, 0)) {
