@@ -1049,11 +1049,13 @@ int mlp_cmd_train(int argc, char **argv) {
       goto done;
     }
     rate = forward_rate(m, test.in.x, test.in.rows);
-    if (st.json)
-      fprintf(st.json,
-              "{\"test_accuracy\": %.6g, \"test_loss\": %.6g, "
-              "\"samples_per_s\": %.0f}\n",
-              acc, loss, rate);
+    if (st.json) {
+      fputc('{', st.json);
+      json_num(st.json, "test_accuracy", acc, 0);
+      json_num(st.json, "test_loss", loss, 0);
+      json_num(st.json, "samples_per_s", rate, 1);
+      fputs("}\n", st.json);
+    }
     printf("accuracy=%.4f loss=%.4f samples_per_s=%.0f\n", acc, loss, rate);
   }
   rc = TOOL_EXIT_OK;
