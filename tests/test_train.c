@@ -358,6 +358,39 @@ START_TEST(allocation_failures) {
 }
 END_TEST
 
+/* Counts allocations, to show that training steps make none. */
+static long n_allocs;
+static void *counting_alloc(size_t size, size_t align, void *user) {
+  n_allocs++;
+  return failing_alloc(size, align, user);
+}
+
+START_TEST(steps_allocate_nothing) {
+  const mlp_allocator counting = {counting_alloc, plain_free, NULL};
+  mlp_train_config c;
+  mlp_trainer *t = NULL;
+  mlp_train_data tr = {xs, ls, NULL, ROWS}, va = {xv, lv, NULL, ROWS};
+  double loss, acc;
+
+  make_classes();
+  fail_at = -1;
+  mlp_set_allocator(&counting);
+  mlp_model *m = make_model(MLP_F32, cls_acts, cls_widths, 3);
+  mlp_train_config_default(&c);
+  c.epochs = 2;
+  c.restore_best = 1;
+  c.patience = 5;
+  ck_assert_int_eq(mlp_trainer_create(&t, m, &c, ROWS), MLP_OK);
+  n_allocs = 0;
+  ck_assert_int_eq(mlp_trainer_fit(t, &tr, &va, NULL), MLP_OK);
+  ck_assert_int_eq(mlp_trainer_evaluate(t, &va, &loss, &acc), MLP_OK);
+  ck_assert_int_eq(n_allocs, 0);
+  mlp_trainer_free(t);
+  mlp_model_free(m);
+  mlp_set_allocator(NULL);
+}
+END_TEST
+
 static Suite *train_suite(void) {
   Suite *s = suite_create("train");
   TCase *tc = tcase_create("train");
@@ -369,6 +402,7 @@ static Suite *train_suite(void) {
   tcase_add_test(tc, stop_on_request);
   tcase_add_test(tc, errors);
   tcase_add_test(tc, allocation_failures);
+  tcase_add_test(tc, steps_allocate_nothing);
   suite_add_tcase(s, tc);
   return s;
 }
