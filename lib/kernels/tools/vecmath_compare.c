@@ -2,17 +2,16 @@
  * vecmath_compare.c - the measurement behind the vector-math choice in
  * docs/kernels.md: our exp and tanh (vec_body.h) against glibc's libmvec
  * and SLEEF, for accuracy (ulps against a wider libm) and speed, and the
- * fused kernels with each. Not part of the library or its build; a
- * developer's tool, run by hand on an AVX-512 machine:
+ * fused kernels with each. Not part of the library: a developer's tool,
+ * run by hand on an AVX-512 machine with SLEEF installed:
  *
- *   cc -O2 -std=c11 -D_GNU_SOURCE -DMLP_BUILDING -mavx512f -mavx512dq \
- *      -mavx512bw -mavx512vl -mfma -Iinclude -Ilib \
- *      lib/kernels/tools/vecmath_compare.c -lsleef -lmvec -lm \
- *      -o /tmp/vecmath_compare && /tmp/vecmath_compare
+ *   ninja -C BUILD lib/kernels/vecmath-compare
+ *   BUILD/lib/kernels/vecmath-compare
  *
  * It includes avx512.c to reach the kernels' static inline functions.
  */
-#include "kernels/avx512.c"
+/* The kernels' own static functions, hence the .c. */
+#include "kernels/avx512.c" // NOLINT(bugprone-suspicious-include)
 
 #include <sleef.h>
 #include <stdint.h>
