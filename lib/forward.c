@@ -22,6 +22,48 @@ narrow_kernels(const mlp__kernel_table *vec, size_t n) {
 }
 
 /*
+ * Tiny layers (rows x in x out <= TINY_MACS) in one loop: Z = Y W + b with
+ * the sum over the inputs in ascending order, as the GEMM then the kernel
+ * would, and identity, ReLU and leaky ReLU applied in the same loop. A
+ * BLAS call and a kernel call cost more than such a layer's arithmetic
+ * (the 2-3-2-2 net at batch 1). Other activations then go through the
+ * kernel with the bias already added. Returns 1 when it applied f too.
+ */
+#define TINY_MACS 4096
+
+#define TINY_LAYER(NAME, T)                                                    \
+  static int NAME(const mlp__layer *l, const T *restrict w, int out_in,       \
+                  const T *restrict b, const T *restrict in, size_t rows,     \
+                  T *z, T *y) { /* y may be z */                              \
+    const size_t n_in = l->in, n_out = l->out;                                 \
+    const size_t sj = out_in ? n_in : 1, sp = out_in ? 1 : n_out;              \
+    const int act = l->act == MLP_ACT_IDENTITY || l->act == MLP_ACT_RELU ||    \
+                    l->act == MLP_ACT_LEAKY_RELU;                              \
+    const T slope = (T)l->slope;                                               \
+    for (size_t i = 0; i < rows; i++) {                                        \
+      const T *x = in + i * n_in;                                              \
+      for (size_t j = 0; j < n_out; j++) {                                     \
+        const T *wj = w + j * sj;                                              \
+        T acc = 0;                                                             \
+        for (size_t p = 0; p < n_in; p++)                                      \
+          acc += x[p] * wj[p * sp];                                            \
+        acc += b[j];                                                           \
+        z[i * n_out + j] = acc;                                                \
+        if (!act)                                                              \
+          continue;                                                            \
+        /* as the reference kernels do: relu(NaN) = 0 */                       \
+        if (l->act == MLP_ACT_IDENTITY || acc > 0)                             \
+          y[i * n_out + j] = acc;                                              \
+        else                                                                   \
+          y[i * n_out + j] = l->act == MLP_ACT_RELU ? (T)0 : slope * acc;      \
+      }                                                                        \
+    }                                                                          \
+    return act;                                                                \
+  }
+TINY_LAYER(tiny_layer_f32, float)
+TINY_LAYER(tiny_layer_f64, double)
+
+/*
  * Rows [r0, r0 + rows) of one chunk through every layer. Without
  * MLP_CTX_KEEP hidden layers ping-pong between the two workspace buffers;
  * `stride` is the row pitch of this block's share of them: the layer's
@@ -51,13 +93,31 @@ static void forward_block(const mlp_model *m, mlp_ctx *c, const char *x,
       out = z; /* in place */
     else
       out = y;
-    mlp__layer_gemm(m, k, in, rows, z);
-    if (m->dtype == MLP_F32)
-      kern->fwd_f32[l->act]((float *)z, out, mlp__b(m, k), rows, l->out,
-                            (float)l->slope);
-    else
-      kern->fwd_f64[l->act]((double *)z, out, mlp__b(m, k), rows, l->out,
-                            l->slope);
+    if (l->in * l->out <= TINY_MACS && rows * l->in * l->out <= TINY_MACS) {
+      /* bias (and simple activations) fused into the loop */
+      const int out_in = m->storage == MLP_LAYOUT_OUT_IN;
+      int done;
+      if (m->dtype == MLP_F32)
+        done = tiny_layer_f32(l, mlp__w(m, k), out_in, mlp__b(m, k), in,
+                              rows, (float *)z, out);
+      else
+        done = tiny_layer_f64(l, mlp__w(m, k), out_in, mlp__b(m, k), in,
+                              rows, (double *)z, out);
+      if (!done && m->dtype == MLP_F32)
+        kern->fwd_f32[l->act]((float *)z, out, NULL, rows, l->out,
+                              (float)l->slope);
+      else if (!done)
+        kern->fwd_f64[l->act]((double *)z, out, NULL, rows, l->out,
+                              l->slope);
+    } else {
+      mlp__layer_gemm(m, k, in, rows, z);
+      if (m->dtype == MLP_F32)
+        kern->fwd_f32[l->act]((float *)z, out, mlp__b(m, k), rows, l->out,
+                              (float)l->slope);
+      else
+        kern->fwd_f64[l->act]((double *)z, out, mlp__b(m, k), rows, l->out,
+                              l->slope);
+    }
     in = out;
   }
   if (keep)
