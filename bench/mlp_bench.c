@@ -410,11 +410,12 @@ static int run_cell(const options *o, const mlp_model *model,
     t = time_calls(&r, 1, n_floor);
     acc->floor_sps[acc->n_sps++] = (double)batch / t;
   }
-  /* Latency: individually timed calls, about 0.1 s of them. */
+  /* Latency: individually timed calls, about 0.1 s of them (at least 5,
+   * so that slow cells stay short). */
   mlp_blas_set_threads(r.fwd_blas_threads);
   long n_lat = (long)(0.1 * (double)n_fwd / o->min_time);
-  if (n_lat < 20)
-    n_lat = 20;
+  if (n_lat < 5)
+    n_lat = 5;
   if (n_lat > MAX_LAT)
     n_lat = MAX_LAT;
   for (long i = 0; i < n_lat; i++) {
