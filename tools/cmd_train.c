@@ -665,7 +665,8 @@ static int parse(int argc, char **argv, options *o) {
   o->batch = 128;
   o->optim = "adam";
   o->schedule = "constant";
-  while (!bad && (c = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
+  opterr = 0;
+  while (!bad && (c = getopt_long(argc, argv, ":o:qh", longopts, NULL)) != -1) {
     switch (c) {
     case OPT_DIMS:
       o->dims = optarg;
@@ -801,7 +802,7 @@ static int parse(int argc, char **argv, options *o) {
       usage(stdout);
       return 1;
     default:
-      usage(stderr);
+      tool_bad_option(c, argv);
       return -1;
     }
   }
