@@ -23,6 +23,14 @@
  * NOTE: this file has no include guard on purpose: it is included twice.
  */
 
+#ifndef VB_ALWAYS_INLINE
+#if defined(__GNUC__)
+#define VB_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define VB_ALWAYS_INLINE
+#endif
+#endif
+
 #define VB_CAT2(a, b) a##_##b
 #define VB_CAT(a, b) VB_CAT2(a, b)
 #define VB(name) VB_CAT(name, SFX)
@@ -179,38 +187,48 @@ static inline V VB(act_silu)(V v, V a) {
 /* ------------------------------------------------------------------------
  * Forward kernels: z += b, y = f(z), W lanes at a time, the row's last
  * n mod W elements through masked loads and stores. Without a bias the
- * rows are one contiguous run and are walked as one.
+ * rows are one contiguous run and are walked as one. The row loop is
+ * inlined once per case (bias or not, in place or not), so that the inner
+ * loop carries no tests of its own.
  */
 
 #define VB_FWD(ACT)                                                            \
-  static void VB(fwd_##ACT)(T * z, T * y, const T *b, size_t rows, size_t n,   \
-                            T alpha) {                                         \
-    const V va = V_SET1(alpha);                                                \
-    if (!b) {                                                                  \
-      n *= rows;                                                               \
-      rows = 1;                                                                \
-    }                                                                          \
+  static inline VB_ALWAYS_INLINE void VB(rows_##ACT)(                          \
+      T * z, T * y, const T *b, size_t rows, size_t n, V va, const int has_b,  \
+      const int inplace) {                                                     \
     for (size_t i = 0; i < rows; i++) {                                        \
       T *zr = z + i * n, *yr = y + i * n;                                      \
       size_t j = 0;                                                            \
       for (; j + W <= n; j += W) {                                             \
         V v = V_LOAD(zr + j);                                                  \
-        if (b)                                                                 \
+        if (has_b)                                                             \
           v = V_ADD(v, V_LOAD(b + j));                                         \
-        if (zr != yr)                                                          \
+        if (!inplace)                                                          \
           V_STORE(zr + j, v);                                                  \
         V_STORE(yr + j, VB(act_##ACT)(v, va));                                 \
       }                                                                        \
       if (j < n) {                                                             \
         size_t k = n - j;                                                      \
         V v = V_LOADN(zr + j, k, (T)0);                                        \
-        if (b)                                                                 \
+        if (has_b)                                                             \
           v = V_ADD(v, V_LOADN(b + j, k, (T)0));                               \
-        if (zr != yr)                                                          \
+        if (!inplace)                                                          \
           V_STOREN(zr + j, v, k);                                              \
         V_STOREN(yr + j, VB(act_##ACT)(v, va), k);                             \
       }                                                                        \
     }                                                                          \
+  }                                                                            \
+  static void VB(fwd_##ACT)(T * z, T * y, const T *b, size_t rows, size_t n,   \
+                            T alpha) {                                         \
+    const V va = V_SET1(alpha);                                                \
+    if (b && z == y)                                                           \
+      VB(rows_##ACT)(z, y, b, rows, n, va, 1, 1);                              \
+    else if (b)                                                                \
+      VB(rows_##ACT)(z, y, b, rows, n, va, 1, 0);                              \
+    else if (z == y)                                                           \
+      VB(rows_##ACT)(z, y, b, 1, rows * n, va, 0, 1);                          \
+    else                                                                       \
+      VB(rows_##ACT)(z, y, b, 1, rows * n, va, 0, 0);                          \
   }
 
 VB_FWD(identity)
