@@ -17,7 +17,13 @@
 #   FASHION_MNIST  the directory of the four .gz files (default: Debian's
 #                  dataset-fashion-mnist package, /usr/share/datasets/...)
 #   OUT            the model file (default: fashion-mnist.safetensors)
-#   EPOCHS, SEED, THREADS   training length, seed, BLAS threads
+#   EPOCHS, SEED   training length and seed (20, 1)
+#   THREADS        BLAS threads of training (default 1: this network's
+#                  GEMMs are small, and one thread is as fast as two on a
+#                  busy 2-core machine and never stalls on a descheduled
+#                  partner)
+#   TEST_THREADS   BLAS threads of the timed forward pass (default: all
+#                  cores)
 #
 # The mlp program itself switches OpenBLAS 0.3.21 from its slow generic
 # core to the one this CPU supports (OPENBLAS_CORETYPE, see docs/).
@@ -29,7 +35,8 @@ data=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 out=${OUT:-$root/fashion-mnist.safetensors}
 epochs=${EPOCHS:-20}
 seed=${SEED:-1}
-threads=${THREADS:-$(nproc 2>/dev/null || echo 2)}
+threads=${THREADS:-1}
+test_threads=${TEST_THREADS:-$(nproc 2>/dev/null || echo 2)}
 
 for f in train-images-idx3-ubyte train-labels-idx1-ubyte \
          t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
@@ -57,4 +64,5 @@ exec "$build/tools/mlp" train \
   --optim adamw --lr 0.001 --weight-decay 0.05 --schedule cosine \
   --epochs "$epochs" \
   --batch 128 --seed "$seed" --threads "$threads" \
+  --test-threads "$test_threads" \
   -o "$out"

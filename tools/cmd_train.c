@@ -73,6 +73,8 @@ static void usage(FILE *out) {
         "                       (default 0: never)\n"
         "  --seed N             shuffling and initialisation (default 0)\n"
         "  --threads N          BLAS threads (default: the BLAS's choice)\n"
+        "  --test-threads N     BLAS threads of the timed forward pass over\n"
+        "                       the test set (default: as --threads)\n"
         "Output:\n"
         "  -o, --output MODEL   the model file to write\n"
         "  --json FILE          one JSON object per epoch ('-': stdout)\n"
@@ -587,7 +589,8 @@ enum {
   OPT_THREADS,
   OPT_JSON,
   OPT_PLOT,
-  OPT_LABEL_COLUMN
+  OPT_LABEL_COLUMN,
+  OPT_TEST_THREADS
 };
 
 /* Everything the command line sets. */
@@ -600,7 +603,7 @@ typedef struct options {
   double scale, val_split, lr, momentum, beta1, beta2, eps, wd, gamma;
   double lr_min;
   size_t step_epochs, warmup_epochs, epochs, batch, patience, seed;
-  size_t threads;
+  size_t threads, test_threads;
   long label_col; /* CSV inputs' label column, or MLP_CSV_NO_LABEL */
   int quiet, have_lr;
 } options;
@@ -642,6 +645,7 @@ static int parse(int argc, char **argv, options *o) {
       {"patience", required_argument, NULL, OPT_PATIENCE},
       {"seed", required_argument, NULL, OPT_SEED},
       {"threads", required_argument, NULL, OPT_THREADS},
+      {"test-threads", required_argument, NULL, OPT_TEST_THREADS},
       {"json", required_argument, NULL, OPT_JSON},
       {"plot", required_argument, NULL, OPT_PLOT},
       {"output", required_argument, NULL, 'o'},
@@ -785,6 +789,10 @@ static int parse(int argc, char **argv, options *o) {
       break;
     case OPT_THREADS:
       bad = tool_parse_size("--threads", optarg, 1, 1024, &o->threads);
+      break;
+    case OPT_TEST_THREADS:
+      bad =
+          tool_parse_size("--test-threads", optarg, 1, 1024, &o->test_threads);
       break;
     case OPT_JSON:
       o->json = optarg;
@@ -1049,6 +1057,9 @@ int mlp_cmd_train(int argc, char **argv) {
       rc = tool_fail(rc);
       goto done;
     }
+    if (o.test_threads > 0 &&
+        mlp_blas_set_threads((int)o.test_threads) != MLP_OK)
+      tool_error("--test-threads: %s (continuing)", mlp_last_error());
     rate = forward_rate(m, test.in.x, test.in.rows);
     if (st.json) {
       fputc('{', st.json);
