@@ -855,11 +855,11 @@ typedef struct mlp_optim_config {
   double eps;          /* Adam, > 0 */
   double weight_decay; /* >= 0 */
   mlp_schedule schedule;
-  uint64_t step_size;  /* STEP: steps between decays, > 0 */
-  double gamma;        /* STEP: factor per decay, in (0, 1] */
-  uint64_t total;      /* COSINE: steps of the decay, > 0 */
-  double lr_min;       /* COSINE: final rate, in [0, lr] */
-  uint64_t warmup;     /* linear warmup steps, 0 for none */
+  uint64_t step_size; /* STEP: steps between decays, > 0 */
+  double gamma;       /* STEP: factor per decay, in (0, 1] */
+  uint64_t total;     /* COSINE: steps of the decay, > 0 */
+  double lr_min;      /* COSINE: final rate, in [0, lr] */
+  uint64_t warmup;    /* linear warmup steps, 0 for none */
 } mlp_optim_config;
 
 /* Fills *config with defaults for kind: lr 0.01 (Adam: 0.001), momentum
@@ -903,9 +903,9 @@ MLP_API void mlp_optim_reset(mlp_optim *optim);
  * bit for bit on the same machine, BLAS and thread count.
  */
 typedef struct mlp_train_data {
-  const void *x;          /* rows x widths[0] of the model's dtype */
-  const int32_t *labels;  /* rows classes (cross-entropy), or NULL */
-  const void *targets;    /* rows x widths[N] (MSE, BCE), or NULL */
+  const void *x;         /* rows x widths[0] of the model's dtype */
+  const int32_t *labels; /* rows classes (cross-entropy), or NULL */
+  const void *targets;   /* rows x widths[N] (MSE, BCE), or NULL */
   size_t rows;
 } mlp_train_data;
 
@@ -913,22 +913,22 @@ typedef struct mlp_train_data {
  * means over the rows seen; accuracies are argmax accuracies (NaN when the
  * loss has no labels); val_* are NaN without validation data. */
 typedef struct mlp_train_stats {
-  uint64_t epoch;       /* 1-based */
-  uint64_t step;        /* optimiser steps so far */
-  size_t rows_done;     /* training rows of this epoch done so far */
-  size_t rows_total;    /* training rows per epoch */
-  double lr;            /* rate of the last step */
-  double batch_loss;    /* loss of the last batch (before its update) */
-  double train_loss;    /* running mean over the epoch so far */
+  uint64_t epoch;    /* 1-based */
+  uint64_t step;     /* optimiser steps so far */
+  size_t rows_done;  /* training rows of this epoch done so far */
+  size_t rows_total; /* training rows per epoch */
+  double lr;         /* rate of the last step */
+  double batch_loss; /* loss of the last batch (before its update) */
+  double train_loss; /* running mean over the epoch so far */
   double train_accuracy;
-  double val_loss;      /* epoch end only */
+  double val_loss; /* epoch end only */
   double val_accuracy;
-  double seconds;       /* wall time of the epoch so far */
-  int improved;         /* epoch end: best validation loss so far (or
-                           training loss without validation data) */
-  uint64_t best_epoch;  /* epoch of the best loss so far */
+  double seconds;      /* wall time of the epoch so far */
+  int improved;        /* epoch end: best validation loss so far (or
+                          training loss without validation data) */
+  uint64_t best_epoch; /* epoch of the best loss so far */
   double best_loss;
-  int stopping;         /* epoch end: early stopping ends the run here */
+  int stopping; /* epoch end: early stopping ends the run here */
 } mlp_train_stats;
 
 /* Return 0 to continue, nonzero to stop the run (the trainer then stops
@@ -937,18 +937,18 @@ typedef int (*mlp_train_fn)(const mlp_train_stats *stats, void *user);
 
 typedef struct mlp_train_config {
   mlp_loss loss;
-  size_t batch_size;       /* > 0 */
-  uint64_t epochs;         /* > 0 */
+  size_t batch_size; /* > 0 */
+  uint64_t epochs;   /* > 0 */
   uint64_t seed;
-  mlp_optim_config optim;  /* for COSINE with total 0 the trainer uses
-                              epochs * steps per epoch */
-  uint64_t patience;       /* early stopping: stop after this many epochs
-                              without improvement; 0 never stops early */
-  double min_delta;        /* an improvement must beat the best by this */
-  int restore_best;        /* nonzero: on return the model holds the
-                              parameters of the best epoch */
-  mlp_train_fn on_step;    /* after every step, or NULL */
-  mlp_train_fn on_epoch;   /* after every epoch, or NULL */
+  mlp_optim_config optim; /* for COSINE with total 0 the trainer uses
+                             epochs * steps per epoch */
+  uint64_t patience;      /* early stopping: stop after this many epochs
+                             without improvement; 0 never stops early */
+  double min_delta;       /* an improvement must beat the best by this */
+  int restore_best;       /* nonzero: on return the model holds the
+                             parameters of the best epoch */
+  mlp_train_fn on_step;   /* after every step, or NULL */
+  mlp_train_fn on_epoch;  /* after every epoch, or NULL */
   void *user;
 } mlp_train_config;
 
@@ -966,8 +966,7 @@ typedef struct mlp_trainer mlp_trainer;
  * MLP_ERR_NULL, MLP_ERR_ARG, MLP_ERR_LOSS, MLP_ERR_NOMEM.
  */
 MLP_API int mlp_trainer_create(mlp_trainer **trainer, mlp_model *model,
-                               const mlp_train_config *config,
-                               size_t rows_max);
+                               const mlp_train_config *config, size_t rows_max);
 MLP_API void mlp_trainer_free(mlp_trainer *trainer);
 
 /*
