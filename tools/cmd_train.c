@@ -378,12 +378,18 @@ static int on_epoch(const mlp_train_stats *s, void *user) {
     }
   }
   if (!st->quiet) {
-    fprintf(stderr,
-            "epoch %llu/%llu  train loss %.4f acc %.4f  val loss %.4f acc "
-            "%.4f  lr %.3g  %.1fs  %.0f samples/s%s\n",
+    /* Accuracy and validation figures only where they exist. */
+    fprintf(stderr, "epoch %llu/%llu  train loss %.4f",
             (unsigned long long)s->epoch, (unsigned long long)st->epochs_total,
-            s->train_loss, s->train_accuracy, s->val_loss, s->val_accuracy,
-            s->lr, s->seconds, (double)s->rows_total / s->seconds,
+            s->train_loss);
+    if (!isnan(s->train_accuracy))
+      fprintf(stderr, " acc %.4f", s->train_accuracy);
+    if (!isnan(s->val_loss))
+      fprintf(stderr, "  val loss %.4f", s->val_loss);
+    if (!isnan(s->val_accuracy))
+      fprintf(stderr, " acc %.4f", s->val_accuracy);
+    fprintf(stderr, "  lr %.3g  %.1fs  %.0f samples/s%s\n", s->lr, s->seconds,
+            (double)s->rows_total / s->seconds,
             s->improved   ? "  (best, saved)"
             : s->stopping ? "  (early stop)"
                           : "");
