@@ -90,15 +90,22 @@ void mlp__convert(mlp__etype t, int big, const void *src, size_t n,
   if (mlp__etype_is_float(t))
     scale = 1.0;
 
-  /* The common cases get loops the compiler can vectorise. */
-  if (t == MLP__U8 && dtype == MLP_F32) {
-    float *y = dst;
-    if (scale == 1.0)
+  /* Bytes (pixels) go through a table of their 256 converted values:
+   * the same results as the general loop, several times faster. */
+  if ((t == MLP__U8 || t == MLP__I8) && n >= 1024) {
+    if (dtype == MLP_F32) {
+      float table[256], *y = dst;
+      for (int v = 0; v < 256; v++)
+        table[v] = (float)((t == MLP__U8 ? v : (int8_t)v) * scale);
       for (size_t i = 0; i < n; i++)
-        y[i] = (float)p[i];
-    else
+        y[i] = table[p[i]];
+    } else {
+      double table[256], *y = dst;
+      for (int v = 0; v < 256; v++)
+        table[v] = (t == MLP__U8 ? v : (int8_t)v) * scale;
       for (size_t i = 0; i < n; i++)
-        y[i] = (float)((double)p[i] * scale);
+        y[i] = table[p[i]];
+    }
     return;
   }
   if (t == MLP__F32 && dtype == MLP_F32 && native) {

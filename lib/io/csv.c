@@ -212,6 +212,17 @@ static long split(const char *path, const csv_line *l, char delim,
   }
 }
 
+/* The number of fields of a line: without quotes, one more than its
+ * delimiters (the common case, counted fast); else as split says. */
+static long count_fields(const char *path, const csv_line *l, char delim) {
+  long n = 1;
+  if (memchr(l->s, '"', l->len) != NULL)
+    return split(path, l, delim, NULL, NULL);
+  for (size_t i = 0; i < l->len; i++)
+    n += l->s[i] == delim;
+  return n;
+}
+
 /* Parses a whole field as a number; 0 on success. */
 static int parse_number(const char *s, size_t n, double *v) {
   char buf[CSV_MAX_FIELD + 1];
@@ -348,7 +359,7 @@ static int scan(mlp_dataset *ds, mlp__csv *c) {
   while ((r = next_data_line(c, src, &l)) == 1) {
     if (rows % CSV_STRIDE == 0 && (r = add_ckpt(c, ds->path, &l)) != MLP_OK)
       return r;
-    if ((n = split(ds->path, &l, c->delim, NULL, NULL)) < 0)
+    if ((n = count_fields(ds->path, &l, c->delim)) < 0)
       return (int)n;
     if ((size_t)n != c->fields)
       return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu: %ld fields, expected "
@@ -359,6 +370,7 @@ static int scan(mlp_dataset *ds, mlp__csv *c) {
   }
   if (r < 0)
     return r;
+  mlp__src_release(src, 0, src->size);
   ds->rows = rows;
   ds->cols = c->fields - (c->label >= 0 ? 1 : 0);
   return MLP_OK;
@@ -470,6 +482,7 @@ int mlp__csv_read(mlp_dataset *ds, size_t n, void *x, int32_t *labels) {
   size_t row_size = ds->cols * mlp_dtype_size(ds->opt.dtype);
   row_sink k = {ds->path, 0, c->label, ds->opt.dtype, ds->opt.scale,
                 NULL, NULL, c->fields};
+  uint64_t start = c->base + c->pos;
   csv_line l;
   long got;
   int r;
@@ -493,5 +506,6 @@ int mlp__csv_read(mlp_dataset *ds, size_t n, void *x, int32_t *labels) {
                        "%zu (did the file change?)", ds->path,
                        (unsigned long long)l.no, got, c->fields);
   }
+  mlp__src_release(&ds->src, start, (size_t)(c->base + c->pos - start));
   return MLP_OK;
 }

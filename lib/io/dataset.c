@@ -305,10 +305,13 @@ static int dense_read(mlp_dataset *ds, size_t n, const dense_sink *k) {
   /* A mapped file was checked to hold every row at open; a gzip stream
    * is decompressed even when rows are skipped, so that a stream shorter
    * than its header says fails where it ends. */
-  if (mlp__src_mapped(&ds->src))
-    return k->x == NULL && k->labels == NULL
-               ? MLP_OK
-               : dense_put(ds, k, ds->src.map + off, 0, count);
+  if (mlp__src_mapped(&ds->src)) {
+    if (k->x == NULL && k->labels == NULL)
+      return MLP_OK;
+    st = dense_put(ds, k, ds->src.map + off, 0, count);
+    mlp__src_release(&ds->src, off, count * esize);
+    return st;
+  }
 
   if (ds->src.pos != off && (st = mlp__src_seek(&ds->src, off)) != MLP_OK)
     return st;

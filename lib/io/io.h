@@ -36,6 +36,12 @@ int mlp__src_read_exact(mlp__src *s, void *buf, size_t n, const char *what);
 /* Moves the position to off (gzip: decompresses forward, or from the start
  * when going back). */
 int mlp__src_seek(mlp__src *s, uint64_t off);
+/* Drops the pages of bytes [off, off + n) of a mapped file from this
+ * process (they stay in the page cache), so that reading a file larger
+ * than memory keeps the resident size small. A no-op for gzip and for
+ * files under MLP__SRC_RELEASE_MIN bytes. */
+#define MLP__SRC_RELEASE_MIN ((size_t)64 << 20)
+void mlp__src_release(mlp__src *s, uint64_t off, size_t n);
 static inline int mlp__src_mapped(const mlp__src *s) { return s->gz == NULL; }
 
 /* ------------------------------------------------------------------------

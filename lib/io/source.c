@@ -154,6 +154,25 @@ int mlp__src_read_exact(mlp__src *s, void *buf, size_t n, const char *what) {
   return MLP_OK;
 }
 
+void mlp__src_release(mlp__src *s, uint64_t off, size_t n) {
+  static size_t page;
+  uintptr_t lo, hi;
+
+  if (s->map == NULL || s->size < MLP__SRC_RELEASE_MIN || off >= s->size)
+    return;
+  if (page == 0) {
+    long p = sysconf(_SC_PAGESIZE);
+    page = p > 0 ? (size_t)p : 4096;
+  }
+  if (n > s->size - off)
+    n = s->size - (size_t)off;
+  /* Whole pages inside the range only: the mapping starts on a page. */
+  lo = ((uintptr_t)s->map + (uintptr_t)off + page - 1) & ~(uintptr_t)(page - 1);
+  hi = ((uintptr_t)s->map + (uintptr_t)off + n) & ~(uintptr_t)(page - 1);
+  if (hi > lo)
+    madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 int mlp__src_seek(mlp__src *s, uint64_t off) {
   if (s->gz == NULL) {
     s->pos = off;
