@@ -266,6 +266,8 @@ START_TEST(test_dataset_malformed) {
       do {
         if (strcmp(field[2], "labels") == 0)
           st = mlp_dataset_read_labels(ds, labels, 64, &n);
+        else if (strcmp(field[2], "skip") == 0)
+          st = mlp_dataset_read(ds, NULL, 64, NULL, &n);
         else
           st = mlp_dataset_read(ds, x, batch < 64 ? batch : 64, labels, &n);
       } while (st == MLP_OK && n > 0);

@@ -2,7 +2,8 @@
 """Writes the malformed dataset corpus in malformed/ and its MANIFEST.
 
 Each MANIFEST line (tab-separated) is: file, options ('-' or k=v[,k=v]),
-the call that must fail (open, read or labels), the expected status, and
+the call that must fail (open, read, skip: read without buffers, or
+labels), the expected status, and
 a piece of the expected message. tests/test_dataset.c runs them all.
 Needs only the standard library.
 """
@@ -163,6 +164,9 @@ def main():
     case('overflow_bytes.idx', idx(0x0E, [0xFFFFFFFF, 0xFFFFFFFF]), 'open',
          O, 'data size exceeds size_t')
     case('cut.idx.gz', gz(idx(0x08, [10, 10], b'\7' * 60)), 'read', F,
+         'truncated at byte 12: the array data needs 100 bytes, 60 left')
+    # Skipping rows (x and labels NULL) of a short stream fails too.
+    case('skip_cut.idx.gz', gz(idx(0x08, [10, 10], b'\7' * 60)), 'skip', F,
          'truncated at byte 12: the array data needs 100 bytes, 60 left')
     # CSV
     case('ragged.csv', 'a,b,c\n1,2,3\n4,5\n', 'open', F,
