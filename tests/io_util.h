@@ -116,8 +116,8 @@ static inline mlp_dataset *io_open(const char *path,
 
 /* Reads every remaining row in batches of `batch`; returns a malloc'd
  * buffer of rows x cols of dtype (and labels when given room). */
-static inline void *io_read_all(mlp_dataset *ds, mlp_dtype dtype,
-                                size_t batch, int32_t *labels) {
+static inline void *io_read_all(mlp_dataset *ds, mlp_dtype dtype, size_t batch,
+                                int32_t *labels) {
   size_t rows = mlp_dataset_rows(ds), cols = mlp_dataset_cols(ds);
   size_t es = mlp_dtype_size(dtype), done = mlp_dataset_tell(ds), n;
   char *x = calloc(rows * cols + 1, es);

@@ -15,8 +15,8 @@ static void setup(void) { io_tmpdir(dir, sizeof dir); }
 static void teardown(void) { io_rmdir(dir); }
 
 /* Opens text written to dir/name with a label column and delimiter. */
-static mlp_dataset *open_text(const char *name, const char *text,
-                              long label, char delim, mlp_csv_header h) {
+static mlp_dataset *open_text(const char *name, const char *text, long label,
+                              char delim, mlp_csv_header h) {
   mlp_dataset_options o;
   mlp_dataset_options_init(&o);
   o.dtype = MLP_F64;
@@ -33,8 +33,8 @@ static void expect_rows(mlp_dataset *ds, const double *want, size_t rows,
   ck_assert_uint_eq(mlp_dataset_cols(ds), cols);
   double *x = io_read_all(ds, MLP_F64, 2, got_l);
   for (size_t i = 0; i < rows * cols; i++)
-    ck_assert_msg(x[i] == want[i], "value %zu: got %.17g, want %.17g", i,
-                  x[i], want[i]);
+    ck_assert_msg(x[i] == want[i], "value %zu: got %.17g, want %.17g", i, x[i],
+                  want[i]);
   for (size_t i = 0; labels != NULL && i < rows; i++)
     ck_assert_int_eq(got_l[i], labels[i]);
   free(x);
@@ -80,17 +80,15 @@ START_TEST(test_csv_headers) {
   expect_rows(ds, data, 1, 2, NULL);
   mlp_dataset_close(ds);
   /* Forced either way. */
-  ds = open_text("c.csv", "1,2\n3,4\n", MLP_CSV_NO_LABEL, 0,
-                 MLP_CSV_HEADER_YES);
+  ds =
+      open_text("c.csv", "1,2\n3,4\n", MLP_CSV_NO_LABEL, 0, MLP_CSV_HEADER_YES);
   expect_rows(ds, data, 1, 2, NULL);
   mlp_dataset_close(ds);
-  ds = open_text("d.csv", "1,2\n3,4", MLP_CSV_NO_LABEL, 0,
-                 MLP_CSV_HEADER_NO);
+  ds = open_text("d.csv", "1,2\n3,4", MLP_CSV_NO_LABEL, 0, MLP_CSV_HEADER_NO);
   expect_rows(ds, all, 2, 2, NULL);
   mlp_dataset_close(ds);
   /* A header alone, an empty file, blank lines only. */
-  ds = open_text("e.csv", "a,b,c\n", MLP_CSV_NO_LABEL, 0,
-                 MLP_CSV_HEADER_AUTO);
+  ds = open_text("e.csv", "a,b,c\n", MLP_CSV_NO_LABEL, 0, MLP_CSV_HEADER_AUTO);
   ck_assert_uint_eq(mlp_dataset_rows(ds), 0);
   ck_assert_uint_eq(mlp_dataset_cols(ds), 3);
   mlp_dataset_close(ds);
@@ -142,8 +140,8 @@ START_TEST(test_csv_labels) {
   ds = open_text("l0.csv", "7,10,20\n0,30,40\n", 0, 0, MLP_CSV_HEADER_AUTO);
   expect_rows(ds, want, 2, 2, first);
   mlp_dataset_close(ds);
-  ds = open_text("l1.csv", "10,20,1.0\n30,40,2147483647\n",
-                 MLP_CSV_LABEL_LAST, 0, MLP_CSV_HEADER_AUTO);
+  ds = open_text("l1.csv", "10,20,1.0\n30,40,2147483647\n", MLP_CSV_LABEL_LAST,
+                 0, MLP_CSV_HEADER_AUTO);
   expect_rows(ds, want, 2, 2, last);
   /* Labels alone through read_labels, from the label column. */
   int32_t l[2];
@@ -184,7 +182,7 @@ END_TEST
  * C locale whatever setlocale says. */
 START_TEST(test_csv_numbers) {
   const char *text = "-0.5,+2,1e-3,0x1p-2,123456789012345678,3.4028235e38\n";
-  const double want[] = {-0.5, 2, 1e-3, 0.25, 123456789012345678.0,
+  const double want[] = {-0.5,        2, 1e-3, 0.25, 123456789012345678.0,
                          3.4028235e38};
   mlp_dataset *ds;
 
@@ -215,8 +213,8 @@ START_TEST(test_csv_seek) {
   size_t rows = 5000, cap = rows * 32, len = 0;
   char *text = malloc(cap);
   for (size_t i = 0; i < rows; i++) {
-    len += (size_t)snprintf(text + len, cap - len, "%zu,%zu,%zu\n", i,
-                            i * 2, i % 10);
+    len += (size_t)snprintf(text + len, cap - len, "%zu,%zu,%zu\n", i, i * 2,
+                            i % 10);
     if (i % 777 == 0)
       len += (size_t)snprintf(text + len, cap - len, "\n");
   }
@@ -249,15 +247,15 @@ END_TEST
 /* A bad field is reported when its row is read, with line and column;
  * the rows before it read fine. */
 START_TEST(test_csv_error_position) {
-  mlp_dataset *ds = open_text("e.csv", "h1,h2\n1,2\n\n3,x4\n",
-                              MLP_CSV_NO_LABEL, 0, MLP_CSV_HEADER_AUTO);
+  mlp_dataset *ds = open_text("e.csv", "h1,h2\n1,2\n\n3,x4\n", MLP_CSV_NO_LABEL,
+                              0, MLP_CSV_HEADER_AUTO);
   double x[4];
   size_t n;
   ck_assert_int_eq(mlp_dataset_read(ds, x, 1, NULL, &n), MLP_OK);
   ck_assert_int_eq(mlp_dataset_read(ds, x, 1, NULL, &n), MLP_ERR_FORMAT);
   ck_assert_uint_eq(n, 0);
   ck_assert_msg(strstr(mlp_last_error(), "e.csv: line 4, column 2: 'x4' is "
-                       "not a number") != NULL,
+                                         "not a number") != NULL,
                 "message: %s", mlp_last_error());
   /* Skipping the values (labels only, none here) still finds the rows. */
   ck_assert_int_eq(mlp_dataset_seek(ds, 0), MLP_OK);

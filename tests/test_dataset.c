@@ -11,9 +11,8 @@
 
 /* Files of every format and both sources (mapped and gzip). */
 static const char *const files[] = {
-    "npy/f4.npy",     "npy/i2_be.npy",    "npy/f8_be.npy.gz",
-    "idx/u1.idx",     "idx/f8.idx.gz",    "csv/small.csv",
-    "csv/small.csv.gz",
+    "npy/f4.npy",    "npy/i2_be.npy", "npy/f8_be.npy.gz", "idx/u1.idx",
+    "idx/f8.idx.gz", "csv/small.csv", "csv/small.csv.gz",
 };
 #define N_FILES (sizeof files / sizeof files[0])
 
@@ -71,8 +70,7 @@ START_TEST(test_dataset_batches_fashion) {
   const char *img =
       "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
   if (access(img, R_OK) != 0) {
-    printf("test_dataset_batches_fashion: skipped: %s not installed\n",
-           img);
+    printf("test_dataset_batches_fashion: skipped: %s not installed\n", img);
     return;
   }
   mlp_dataset_options o;
@@ -88,8 +86,7 @@ START_TEST(test_dataset_batches_fashion) {
     ck_assert_int_eq(mlp_dataset_rewind(ds), MLP_OK);
     for (size_t done = 0; done < rows; done += n) {
       size_t take = rows - done < b * 37 ? rows - done : b * 37;
-      ck_assert_int_eq(mlp_dataset_read(ds, part + done * cols, take, NULL,
-                                        &n),
+      ck_assert_int_eq(mlp_dataset_read(ds, part + done * cols, take, NULL, &n),
                        MLP_OK);
       ck_assert_uint_eq(n, take);
     }
@@ -115,8 +112,8 @@ START_TEST(test_dataset_args) {
   ck_assert_msg(strstr(mlp_last_error(), "/nonexistent/x.npy: cannot open"),
                 "message: %s", mlp_last_error());
   ck_assert_int_eq(mlp_dataset_open(&ds, "/tmp", NULL), MLP_ERR_IO);
-  ck_assert_msg(strstr(mlp_last_error(), "not a regular file"),
-                "message: %s", mlp_last_error());
+  ck_assert_msg(strstr(mlp_last_error(), "not a regular file"), "message: %s",
+                mlp_last_error());
 
   mlp_dataset_options_init(&o);
   o.dtype = (mlp_dtype)9;
@@ -202,8 +199,8 @@ START_TEST(test_dataset_nomem) {
       ck_assert_int_gt(k, 0);
       break;
     }
-    ck_assert_msg(st == MLP_ERR_NOMEM, "%s, allocation %ld: %s: %s",
-                  files[_i], k, mlp_status_name(st), mlp_last_error());
+    ck_assert_msg(st == MLP_ERR_NOMEM, "%s, allocation %ld: %s: %s", files[_i],
+                  k, mlp_status_name(st), mlp_last_error());
     ck_assert_ptr_null(ds);
     ck_assert_int_eq(io_live, 0);
     io_restore_allocator();
@@ -280,8 +277,8 @@ START_TEST(test_dataset_malformed) {
                   mlp_last_error(), field[3]);
     ck_assert_msg(strstr(mlp_last_error(), field[0]) != NULL &&
                       strstr(mlp_last_error(), field[4]) != NULL,
-                  "%s: message \"%s\" lacks \"%s\"", field[0],
-                  mlp_last_error(), field[4]);
+                  "%s: message \"%s\" lacks \"%s\"", field[0], mlp_last_error(),
+                  field[4]);
     cases++;
   }
   fclose(f);
@@ -323,8 +320,9 @@ START_TEST(test_dataset_fuzz_corpus) {
         int32_t l[64];
         size_t n, cols = mlp_dataset_cols(ds);
         size_t b = cols == 0 ? 64 : cols > 1024 ? 0 : 1024 / cols;
-        while (b > 0 && mlp_dataset_read(ds, x, b < 64 ? b : 64, l, &n) ==
-                            MLP_OK && n > 0)
+        while (b > 0 &&
+               mlp_dataset_read(ds, x, b < 64 ? b : 64, l, &n) == MLP_OK &&
+               n > 0)
           ;
         mlp_dataset_rewind(ds);
         while (mlp_dataset_read_labels(ds, l, 64, &n) == MLP_OK && n > 0)

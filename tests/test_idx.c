@@ -80,7 +80,8 @@ START_TEST(test_idx_fashion_mnist) {
   const char *lab = FASHION_DIR "/t10k-labels-idx1-ubyte.gz";
   if (access(img, R_OK) != 0 || access(lab, R_OK) != 0) {
     printf("test_idx_fashion_mnist: skipped: %s not installed (Debian "
-           "package dataset-fashion-mnist)\n", FASHION_DIR);
+           "package dataset-fashion-mnist)\n",
+           FASHION_DIR);
     return;
   }
 

@@ -15,18 +15,18 @@ typedef struct npy_case {
 } npy_case;
 
 static const npy_case cases[] = {
-    {"b1.npy", 'b', "bool"},   {"u1.npy", 'u', "u8"},
-    {"i1.npy", 'i', "i8"},     {"u2.npy", 'u', "u16"},
-    {"u2_be.npy", 'u', "u16"}, {"i2.npy", 'i', "i16"},
-    {"i2_be.npy", 'i', "i16"}, {"u4.npy", 'u', "u32"},
-    {"u4_be.npy", 'u', "u32"}, {"i4.npy", 'i', "i32"},
-    {"i4_be.npy", 'i', "i32"}, {"u8.npy", 'u', "u64"},
-    {"u8_be.npy", 'u', "u64"}, {"i8.npy", 'i', "i64"},
-    {"i8_be.npy", 'i', "i64"}, {"f2.npy", 'f', "f16"},
-    {"f2_be.npy", 'f', "f16"}, {"f4.npy", 'f', "f32"},
-    {"f4_be.npy", 'f', "f32"}, {"f8.npy", 'f', "f64"},
-    {"f8_be.npy", 'f', "f64"}, {"f4_v1.npy", 'f', "f32"},
-    {"f4_v2.npy", 'f', "f32"}, {"f4_v3.npy", 'f', "f32"},
+    {"b1.npy", 'b', "bool"},      {"u1.npy", 'u', "u8"},
+    {"i1.npy", 'i', "i8"},        {"u2.npy", 'u', "u16"},
+    {"u2_be.npy", 'u', "u16"},    {"i2.npy", 'i', "i16"},
+    {"i2_be.npy", 'i', "i16"},    {"u4.npy", 'u', "u32"},
+    {"u4_be.npy", 'u', "u32"},    {"i4.npy", 'i', "i32"},
+    {"i4_be.npy", 'i', "i32"},    {"u8.npy", 'u', "u64"},
+    {"u8_be.npy", 'u', "u64"},    {"i8.npy", 'i', "i64"},
+    {"i8_be.npy", 'i', "i64"},    {"f2.npy", 'f', "f16"},
+    {"f2_be.npy", 'f', "f16"},    {"f4.npy", 'f', "f32"},
+    {"f4_be.npy", 'f', "f32"},    {"f8.npy", 'f', "f64"},
+    {"f8_be.npy", 'f', "f64"},    {"f4_v1.npy", 'f', "f32"},
+    {"f4_v2.npy", 'f', "f32"},    {"f4_v3.npy", 'f', "f32"},
     {"f8_be.npy.gz", 'f', "f64"},
 };
 #define N_CASES (sizeof cases / sizeof cases[0])
@@ -60,8 +60,8 @@ START_TEST(test_npy_dtypes) {
     for (size_t i = 0; i < IO_ROWS * IO_COLS; i++) {
       double want = io_value(i, c->kind) * (c->kind == 'f' ? 1.0 : 0.5);
       double got = d == 0 ? ((float *)x)[i] : ((double *)x)[i];
-      ck_assert_msg(got == want, "%s element %zu: got %g, want %g", c->file,
-                    i, got, want);
+      ck_assert_msg(got == want, "%s element %zu: got %g, want %g", c->file, i,
+                    got, want);
     }
     free(x);
     mlp_dataset_close(ds);
@@ -79,8 +79,7 @@ START_TEST(test_npy_labels) {
     ck_assert_uint_eq(mlp_dataset_rows(ds), 5);
     ck_assert_uint_eq(mlp_dataset_cols(ds), 1);
     ck_assert_uint_eq(mlp_dataset_shape(ds, NULL, 0), 1);
-    while (mlp_dataset_read_labels(ds, got + total, 3, &n) == MLP_OK &&
-           n > 0)
+    while (mlp_dataset_read_labels(ds, got + total, 3, &n) == MLP_OK && n > 0)
       total += n;
     ck_assert_uint_eq(total, 5);
     for (int i = 0; i < 5; i++)
@@ -114,8 +113,7 @@ END_TEST
 
 /* Writes a .npy 1.0 file with the given header dict and data. */
 static const char *write_npy(const char *dir, const char *name,
-                             const char *dict, const void *data,
-                             size_t bytes) {
+                             const char *dict, const void *data, size_t bytes) {
   unsigned char buf[1024];
   size_t h = strlen(dict);
   ck_assert_uint_lt(10 + h + bytes, sizeof buf);

@@ -21,9 +21,9 @@ static const char *in_dir(const char *name) {
 
 /* Hard values: extremes, subnormals, signed zero, long mantissas. */
 static double hard_value(size_t i, mlp_dtype dtype) {
-  static const double v[] = {0.0,     -0.0,    1.0 / 3,  -2.5e-8, 1e300,
-                             -1e-310, M_PI,    0.1,      123456789.0,
-                             FLT_MAX, FLT_MIN, 1.4e-45};
+  static const double v[] = {0.0,         -0.0,    1.0 / 3, -2.5e-8,
+                             1e300,       -1e-310, M_PI,    0.1,
+                             123456789.0, FLT_MAX, FLT_MIN, 1.4e-45};
   double x = v[i % (sizeof v / sizeof v[0])] * (double)(1 + i / 12);
   if (dtype == MLP_F32) {
     if (fabs(x) > FLT_MAX)
@@ -49,9 +49,8 @@ static void round_trip(const char *name, mlp_dtype dtype, size_t rows,
     else
       ((double *)data)[i] = v;
   }
-  ck_assert_int_eq(mlp_writer_open(&w, path, dtype, cols, MLP_FORMAT_AUTO,
-                                   flags),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, path, dtype, cols, MLP_FORMAT_AUTO, flags), MLP_OK);
   for (size_t done = 0; done < rows; done += step) {
     size_t take = rows - done < step ? rows - done : step;
     ck_assert_int_eq(mlp_writer_append(w, data + done * cols * es, take),
@@ -75,8 +74,7 @@ static void round_trip(const char *name, mlp_dtype dtype, size_t rows,
     ck_assert_msg(memcmp(data + i * es, (char *)back + i * es, es) == 0,
                   "%s: value %zu: wrote %.17g, read %.17g", name, i,
                   hard_value(i, dtype),
-                  dtype == MLP_F32 ? ((float *)back)[i]
-                                   : ((double *)back)[i]);
+                  dtype == MLP_F32 ? ((float *)back)[i] : ((double *)back)[i]);
   free(back);
   free(data);
   mlp_dataset_close(ds);
@@ -150,18 +148,18 @@ START_TEST(test_writer_abort) {
   const float row[3] = {1, 2, 3};
   mlp_writer *w;
 
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("new.npy"), MLP_F32, 3,
-                                   MLP_FORMAT_AUTO, 0),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("new.npy"), MLP_F32, 3, MLP_FORMAT_AUTO, 0),
+      MLP_OK);
   for (int i = 0; i < 1000; i++)
     ck_assert_int_eq(mlp_writer_append(w, row, 1), MLP_OK);
   mlp_writer_abort(w);
   ck_assert_int_eq(io_count_files(dir), 0);
 
   io_write_text(dir, "old.npy", "keep");
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("old.npy"), MLP_F32, 3,
-                                   MLP_FORMAT_AUTO, 0),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("old.npy"), MLP_F32, 3, MLP_FORMAT_AUTO, 0),
+      MLP_OK);
   ck_assert_int_eq(mlp_writer_append(w, row, 1), MLP_OK);
   mlp_writer_abort(w);
   ck_assert_int_eq(io_count_files(dir), 1);
@@ -178,9 +176,9 @@ START_TEST(test_writer_commit_failure) {
   const double row[1] = {1};
   mlp_writer *w;
   ck_assert_int_eq(mkdir(in_dir("d.csv"), 0755), 0);
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("d.csv"), MLP_F64, 1,
-                                   MLP_FORMAT_AUTO, 0),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("d.csv"), MLP_F64, 1, MLP_FORMAT_AUTO, 0),
+      MLP_OK);
   ck_assert_int_eq(mlp_writer_append(w, row, 1), MLP_OK);
   ck_assert_int_eq(mlp_writer_commit(w), MLP_ERR_IO);
   ck_assert_msg(strstr(mlp_last_error(), "cannot rename"), "message: %s",
@@ -197,37 +195,38 @@ START_TEST(test_writer_args) {
   ck_assert_int_eq(mlp_writer_open(&w, NULL, MLP_F32, 1, MLP_FORMAT_AUTO, 0),
                    MLP_ERR_NULL);
   ck_assert_ptr_null(w);
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("a.npy"), (mlp_dtype)5, 1,
-                                   MLP_FORMAT_AUTO, 0),
-                   MLP_ERR_DTYPE);
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("a.npy"), MLP_F32, 0,
-                                   MLP_FORMAT_AUTO, 0),
-                   MLP_ERR_ARG);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("a.npy"), (mlp_dtype)5, 1, MLP_FORMAT_AUTO, 0),
+      MLP_ERR_DTYPE);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("a.npy"), MLP_F32, 0, MLP_FORMAT_AUTO, 0),
+      MLP_ERR_ARG);
   ck_assert_int_eq(mlp_writer_open(&w, in_dir("a.npy"), MLP_F32, 2,
                                    MLP_FORMAT_AUTO, MLP_WRITER_VECTOR),
                    MLP_ERR_ARG);
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("a.npy"), MLP_F32, 2,
-                                   MLP_FORMAT_AUTO, 8),
-                   MLP_ERR_ARG);
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("a.bin"), MLP_F32, 2,
-                                   MLP_FORMAT_AUTO, 0),
-                   MLP_ERR_ARG);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("a.npy"), MLP_F32, 2, MLP_FORMAT_AUTO, 8),
+      MLP_ERR_ARG);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("a.bin"), MLP_F32, 2, MLP_FORMAT_AUTO, 0),
+      MLP_ERR_ARG);
   ck_assert_msg(strstr(mlp_last_error(), "a.bin: cannot tell the output "
-                       "format"), "message: %s", mlp_last_error());
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("a.idx"), MLP_F32, 2,
-                                   MLP_FORMAT_IDX, 0),
-                   MLP_ERR_ARG);
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("no/such/dir/a.npy"), MLP_F32,
-                                   2, MLP_FORMAT_AUTO, 0),
+                                         "format"),
+                "message: %s", mlp_last_error());
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("a.idx"), MLP_F32, 2, MLP_FORMAT_IDX, 0),
+      MLP_ERR_ARG);
+  ck_assert_int_eq(mlp_writer_open(&w, in_dir("no/such/dir/a.npy"), MLP_F32, 2,
+                                   MLP_FORMAT_AUTO, 0),
                    MLP_ERR_IO);
   ck_assert_msg(strstr(mlp_last_error(), "cannot create a temporary file"),
                 "message: %s", mlp_last_error());
   ck_assert_int_eq(io_count_files(dir), 0);
 
   /* A forced format ignores the extension. */
-  ck_assert_int_eq(mlp_writer_open(&w, in_dir("a.bin"), MLP_F32, 2,
-                                   MLP_FORMAT_NPY, 0),
-                   MLP_OK);
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("a.bin"), MLP_F32, 2, MLP_FORMAT_NPY, 0),
+      MLP_OK);
   ck_assert_int_eq(mlp_writer_append(w, NULL, 1), MLP_ERR_NULL);
   ck_assert_int_eq(mlp_writer_append(w, row, 0), MLP_OK);
   ck_assert_int_eq(mlp_writer_append(w, row, SIZE_MAX / 2), MLP_ERR_OVERFLOW);
@@ -249,8 +248,8 @@ START_TEST(test_writer_nomem) {
     mlp_writer *w = NULL;
     io_live = 0;
     io_fail_allocation(k);
-    int st = mlp_writer_open(&w, in_dir("m.npy"), MLP_F32, 3,
-                             MLP_FORMAT_AUTO, 0);
+    int st =
+        mlp_writer_open(&w, in_dir("m.npy"), MLP_F32, 3, MLP_FORMAT_AUTO, 0);
     if (st == MLP_OK) {
       mlp_writer_abort(w);
       io_restore_allocator();

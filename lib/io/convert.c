@@ -9,10 +9,22 @@
 
 size_t mlp__etype_size(mlp__etype t) {
   switch (t) {
-  case MLP__U8: case MLP__I8: case MLP__BOOL: return 1;
-  case MLP__U16: case MLP__I16: case MLP__F16: return 2;
-  case MLP__U32: case MLP__I32: case MLP__F32: return 4;
-  case MLP__U64: case MLP__I64: case MLP__F64: return 8;
+  case MLP__U8:
+  case MLP__I8:
+  case MLP__BOOL:
+    return 1;
+  case MLP__U16:
+  case MLP__I16:
+  case MLP__F16:
+    return 2;
+  case MLP__U32:
+  case MLP__I32:
+  case MLP__F32:
+    return 4;
+  case MLP__U64:
+  case MLP__I64:
+  case MLP__F64:
+    return 8;
   }
   return 0;
 }
@@ -25,8 +37,7 @@ const char *mlp__etype_name(mlp__etype t) {
 }
 
 /* Unsigned integer of `size` bytes at p, in the stored byte order. */
-static inline uint64_t load_bits(const unsigned char *p, size_t size,
-                                 int big) {
+static inline uint64_t load_bits(const unsigned char *p, size_t size, int big) {
   uint64_t v = 0;
   if (big) {
     for (size_t i = 0; i < size; i++)
@@ -52,20 +63,29 @@ static double half_to_double(uint16_t h) {
 }
 
 /* One element as a double; integers are exact up to 2^53. */
-static inline double load_value(mlp__etype t, const unsigned char *p,
-                                int big) {
+static inline double load_value(mlp__etype t, const unsigned char *p, int big) {
   uint64_t b;
   switch (t) {
-  case MLP__U8: return p[0];
-  case MLP__I8: return (int8_t)p[0];
-  case MLP__BOOL: return p[0] != 0;
-  case MLP__U16: return (uint16_t)load_bits(p, 2, big);
-  case MLP__I16: return (int16_t)(uint16_t)load_bits(p, 2, big);
-  case MLP__F16: return half_to_double((uint16_t)load_bits(p, 2, big));
-  case MLP__U32: return (uint32_t)load_bits(p, 4, big);
-  case MLP__I32: return (int32_t)(uint32_t)load_bits(p, 4, big);
-  case MLP__U64: return (double)load_bits(p, 8, big);
-  case MLP__I64: return (double)(int64_t)load_bits(p, 8, big);
+  case MLP__U8:
+    return p[0];
+  case MLP__I8:
+    return (int8_t)p[0];
+  case MLP__BOOL:
+    return p[0] != 0;
+  case MLP__U16:
+    return (uint16_t)load_bits(p, 2, big);
+  case MLP__I16:
+    return (int16_t)(uint16_t)load_bits(p, 2, big);
+  case MLP__F16:
+    return half_to_double((uint16_t)load_bits(p, 2, big));
+  case MLP__U32:
+    return (uint32_t)load_bits(p, 4, big);
+  case MLP__I32:
+    return (int32_t)(uint32_t)load_bits(p, 4, big);
+  case MLP__U64:
+    return (double)load_bits(p, 8, big);
+  case MLP__I64:
+    return (double)(int64_t)load_bits(p, 8, big);
   case MLP__F32: {
     uint32_t u = (uint32_t)load_bits(p, 4, big);
     float f;

@@ -16,10 +16,10 @@
 
 #include "io.h"
 
-#define CSV_STRIDE 1024                   /* rows per checkpoint */
-#define CSV_BUF ((size_t)1 << 20)         /* first line buffer (gzip) */
-#define CSV_MAX_LINE ((size_t)64 << 20)   /* longest line accepted */
-#define CSV_MAX_FIELD 255                 /* longest number accepted */
+#define CSV_STRIDE 1024                 /* rows per checkpoint */
+#define CSV_BUF ((size_t)1 << 20)       /* first line buffer (gzip) */
+#define CSV_MAX_LINE ((size_t)64 << 20) /* longest line accepted */
+#define CSV_MAX_FIELD 255               /* longest number accepted */
 
 typedef struct csv_ckpt {
   uint64_t off;  /* byte offset of the row's line */
@@ -28,16 +28,16 @@ typedef struct csv_ckpt {
 
 struct mlp__csv {
   char delim;
-  long label;       /* label field index, or -1 */
-  size_t fields;    /* fields per line */
+  long label;    /* label field index, or -1 */
+  size_t fields; /* fields per line */
   /* The line reader: data[pos..len) are unread bytes at file offset
    * base + pos. A mapped file is one buffer with eof set. */
   const char *data;
-  char *own;        /* the buffer of a gzip stream */
+  char *own; /* the buffer of a gzip stream */
   size_t cap, len, pos;
   uint64_t base;
   int eof;
-  uint64_t line;    /* number of the last line returned */
+  uint64_t line; /* number of the last line returned */
   csv_ckpt *ck;
   size_t n_ck, cap_ck;
 };
@@ -89,8 +89,10 @@ static int refill(mlp__csv *c, mlp__src *src) {
     size_t cap = c->cap * 2;
     char *p;
     if (cap > CSV_MAX_LINE)
-      return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu is longer than %zu "
-                       "bytes", src->path, (unsigned long long)c->line + 1,
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%s: line %llu is longer than %zu "
+                       "bytes",
+                       src->path, (unsigned long long)c->line + 1,
                        CSV_MAX_LINE);
     if ((p = mlp__alloc(cap)) == NULL)
       return mlp__fail(MLP_ERR_NOMEM, "%s: no memory for a %zu-byte line",
@@ -129,8 +131,10 @@ static int next_line(mlp__csv *c, mlp__src *src, csv_line *l) {
       return 0;
     size_t end = nl != NULL ? (size_t)(nl - c->data) : c->len;
     if (end - c->pos > CSV_MAX_LINE)
-      return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu is longer than %zu "
-                       "bytes", src->path, (unsigned long long)c->line + 1,
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%s: line %llu is longer than %zu "
+                       "bytes",
+                       src->path, (unsigned long long)c->line + 1,
                        CSV_MAX_LINE);
     l->s = c->data + c->pos;
     l->len = end - c->pos;
@@ -167,8 +171,8 @@ static int next_data_line(mlp__csv *c, mlp__src *src, csv_line *l) {
  * fields, or a negative status (fn's, or a quoting error). */
 typedef int (*field_fn)(void *user, size_t i, const char *s, size_t n);
 
-static long split(const char *path, const csv_line *l, char delim,
-                  field_fn fn, void *user) {
+static long split(const char *path, const csv_line *l, char delim, field_fn fn,
+                  void *user) {
   const char *p = l->s, *end = l->s + l->len;
   size_t i = 0;
 
@@ -180,18 +184,20 @@ static long split(const char *path, const csv_line *l, char delim,
     if (p < end && *p == '"') {
       const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
       if (q == NULL)
-        return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu, column %zu: "
-                         "unterminated quote", path,
-                         (unsigned long long)l->no, i + 1);
+        return mlp__fail(MLP_ERR_FORMAT,
+                         "%s: line %llu, column %zu: "
+                         "unterminated quote",
+                         path, (unsigned long long)l->no, i + 1);
       fs = p + 1;
       fl = (size_t)(q - fs);
       p = q + 1;
       while (p < end && *p != delim && (*p == ' ' || *p == '\t'))
         p++;
       if (p < end && *p != delim)
-        return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu, column %zu: text "
-                         "after a closing quote", path,
-                         (unsigned long long)l->no, i + 1);
+        return mlp__fail(MLP_ERR_FORMAT,
+                         "%s: line %llu, column %zu: text "
+                         "after a closing quote",
+                         path, (unsigned long long)l->no, i + 1);
     } else {
       fs = p;
       while (p < end && *p != delim)
@@ -258,11 +264,15 @@ static int parse_number(const char *s, size_t n, double *v) {
 static int number_error(const char *path, uint64_t line, size_t col,
                         const char *s, size_t n) {
   if (n == 0)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu, column %zu: empty "
-                     "field", path, (unsigned long long)line, col);
-  return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu, column %zu: '%.*s%s' is "
-                   "not a number", path, (unsigned long long)line, col,
-                   n > 40 ? 40 : (int)n, s, n > 40 ? "..." : "");
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: line %llu, column %zu: empty "
+                     "field",
+                     path, (unsigned long long)line, col);
+  return mlp__fail(MLP_ERR_FORMAT,
+                   "%s: line %llu, column %zu: '%.*s%s' is "
+                   "not a number",
+                   path, (unsigned long long)line, col, n > 40 ? 40 : (int)n, s,
+                   n > 40 ? "..." : "");
 }
 
 /* ------------------------------------------------------------------------
@@ -347,9 +357,10 @@ static int scan(mlp_dataset *ds, mlp__csv *c) {
                  ? (long)c->fields - 1
                  : ds->opt.csv_label_column;
   if (c->label >= (long)c->fields)
-    return mlp__fail(MLP_ERR_ARG, "%s: label column %ld (from 0) but line "
-                     "%llu has %zu fields", ds->path, c->label,
-                     (unsigned long long)l.no, c->fields);
+    return mlp__fail(MLP_ERR_ARG,
+                     "%s: label column %ld (from 0) but line "
+                     "%llu has %zu fields",
+                     ds->path, c->label, (unsigned long long)l.no, c->fields);
 
   if (!header) {
     if ((r = add_ckpt(c, ds->path, &l)) != MLP_OK)
@@ -362,9 +373,10 @@ static int scan(mlp_dataset *ds, mlp__csv *c) {
     if ((n = count_fields(ds->path, &l, c->delim)) < 0)
       return (int)n;
     if ((size_t)n != c->fields)
-      return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu: %ld fields, expected "
-                       "%zu as on line %llu", ds->path,
-                       (unsigned long long)l.no, n, c->fields,
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%s: line %llu: %ld fields, expected "
+                       "%zu as on line %llu",
+                       ds->path, (unsigned long long)l.no, n, c->fields,
                        (unsigned long long)first_no);
     rows++;
   }
@@ -381,8 +393,7 @@ int mlp__csv_open(mlp_dataset *ds) {
   int st;
 
   if (c == NULL)
-    return mlp__fail(MLP_ERR_NOMEM, "%s: no memory for a CSV reader",
-                     ds->path);
+    return mlp__fail(MLP_ERR_NOMEM, "%s: no memory for a CSV reader", ds->path);
   ds->csv = c;
   if (!mlp__src_mapped(&ds->src)) {
     c->cap = CSV_BUF;
@@ -423,8 +434,10 @@ int mlp__csv_seek(mlp_dataset *ds, size_t row) {
     if ((r = next_data_line(c, &ds->src, &l)) < 0)
       return r;
     if (r == 0)
-      return mlp__fail(MLP_ERR_FORMAT, "%s: ended before row %zu (did the "
-                       "file change?)", ds->path, row);
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%s: ended before row %zu (did the "
+                       "file change?)",
+                       ds->path, row);
   }
   return MLP_OK;
 }
@@ -439,7 +452,7 @@ typedef struct row_sink {
   long label;
   mlp_dtype dtype;
   double scale;
-  void *x;          /* this row's values, or NULL */
+  void *x; /* this row's values, or NULL */
   int32_t *label_out;
   size_t fields;
 } row_sink;
@@ -449,18 +462,21 @@ static int put_field(void *user, size_t i, const char *s, size_t n) {
   double v;
 
   if (i >= k->fields)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu: more than %zu fields "
-                     "(did the file change?)", k->path,
-                     (unsigned long long)k->line, k->fields);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: line %llu: more than %zu fields "
+                     "(did the file change?)",
+                     k->path, (unsigned long long)k->line, k->fields);
   if ((long)i == k->label) {
     if (k->label_out == NULL)
       return MLP_OK;
     if (parse_number(s, n, &v) != 0)
       return number_error(k->path, k->line, i + 1, s, n);
     if (!(v >= 0.0 && v <= (double)INT32_MAX) || v != (double)(int32_t)v)
-      return mlp__fail(MLP_ERR_LABEL, "%s: line %llu, column %zu: label "
+      return mlp__fail(MLP_ERR_LABEL,
+                       "%s: line %llu, column %zu: label "
                        "'%.*s' is not a class index (an integer in [0, "
-                       "2^31))", k->path, (unsigned long long)k->line, i + 1,
+                       "2^31))",
+                       k->path, (unsigned long long)k->line, i + 1,
                        n > 40 ? 40 : (int)n, s);
     *k->label_out = (int32_t)v;
     return MLP_OK;
@@ -480,8 +496,8 @@ static int put_field(void *user, size_t i, const char *s, size_t n) {
 int mlp__csv_read(mlp_dataset *ds, size_t n, void *x, int32_t *labels) {
   mlp__csv *c = ds->csv;
   size_t row_size = ds->cols * mlp_dtype_size(ds->opt.dtype);
-  row_sink k = {ds->path, 0, c->label, ds->opt.dtype, ds->opt.scale,
-                NULL, NULL, c->fields};
+  row_sink k = {ds->path,      0,    c->label, ds->opt.dtype,
+                ds->opt.scale, NULL, NULL,     c->fields};
   uint64_t start = c->base + c->pos;
   csv_line l;
   long got;
@@ -491,9 +507,10 @@ int mlp__csv_read(mlp_dataset *ds, size_t n, void *x, int32_t *labels) {
     if ((r = next_data_line(c, &ds->src, &l)) < 0)
       return r;
     if (r == 0)
-      return mlp__fail(MLP_ERR_FORMAT, "%s: ended at line %llu before row "
-                       "%zu (did the file change?)", ds->path,
-                       (unsigned long long)c->line, ds->row + i);
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%s: ended at line %llu before row "
+                       "%zu (did the file change?)",
+                       ds->path, (unsigned long long)c->line, ds->row + i);
     if (x == NULL && labels == NULL)
       continue;
     k.line = l.no;
@@ -502,9 +519,10 @@ int mlp__csv_read(mlp_dataset *ds, size_t n, void *x, int32_t *labels) {
     if ((got = split(ds->path, &l, c->delim, put_field, &k)) < 0)
       return (int)got;
     if ((size_t)got != c->fields)
-      return mlp__fail(MLP_ERR_FORMAT, "%s: line %llu: %ld fields, expected "
-                       "%zu (did the file change?)", ds->path,
-                       (unsigned long long)l.no, got, c->fields);
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%s: line %llu: %ld fields, expected "
+                       "%zu (did the file change?)",
+                       ds->path, (unsigned long long)l.no, got, c->fields);
   }
   mlp__src_release(&ds->src, start, (size_t)(c->base + c->pos - start));
   return MLP_OK;

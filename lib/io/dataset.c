@@ -38,8 +38,10 @@ int mlp_format_parse(const char *name, mlp_format *format) {
       return MLP_OK;
     }
   }
-  return mlp__fail(MLP_ERR_ARG, "unknown format '%s' (want auto, npy, csv "
-                   "or idx)", name);
+  return mlp__fail(MLP_ERR_ARG,
+                   "unknown format '%s' (want auto, npy, csv "
+                   "or idx)",
+                   name);
 }
 
 void mlp__path_ext(const char *path, char *ext, size_t cap) {
@@ -83,8 +85,10 @@ static int check_options(const mlp_dataset_options *o) {
       o->csv_delimiter == '\r' || o->csv_delimiter == '.' ||
       o->csv_delimiter == '-' || o->csv_delimiter == '+' ||
       (o->csv_delimiter >= '0' && o->csv_delimiter <= '9'))
-    return mlp__fail(MLP_ERR_ARG, "dataset options: '%c' cannot be a CSV "
-                     "delimiter", o->csv_delimiter);
+    return mlp__fail(MLP_ERR_ARG,
+                     "dataset options: '%c' cannot be a CSV "
+                     "delimiter",
+                     o->csv_delimiter);
   return MLP_OK;
 }
 
@@ -103,8 +107,8 @@ static int detect_format(mlp_dataset *ds, mlp_format *format) {
     return MLP_OK;
   }
   if (got >= 4 && head[0] == 0 && head[1] == 0 && head[3] >= 1 &&
-      head[3] <= MLP__MAX_DIMS && memchr("\x08\x09\x0b\x0c\x0d\x0e",
-                                         head[2], 6) != NULL) {
+      head[3] <= MLP__MAX_DIMS &&
+      memchr("\x08\x09\x0b\x0c\x0d\x0e", head[2], 6) != NULL) {
     *format = MLP_FORMAT_IDX;
     return MLP_OK;
   }
@@ -117,9 +121,11 @@ static int detect_format(mlp_dataset *ds, mlp_format *format) {
   else if (strcmp(ext, "idx") == 0 || strstr(ext, "ubyte") != NULL)
     *format = MLP_FORMAT_IDX;
   else
-    return mlp__fail(MLP_ERR_FORMAT, "%s: cannot tell the format from the "
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: cannot tell the format from the "
                      "first bytes or the extension; set it (npy, csv, "
-                     "idx)", ds->path);
+                     "idx)",
+                     ds->path);
   return MLP_OK;
 }
 
@@ -131,11 +137,15 @@ static int dense_setup(mlp_dataset *ds) {
   ds->cols = 1;
   for (size_t i = 1; i < ds->ndim; i++)
     if (mlp__mul_overflow(ds->cols, ds->dims[i], &ds->cols))
-      return mlp__fail(MLP_ERR_OVERFLOW, "%s: the dimensions multiply "
-                       "beyond size_t", ds->path);
+      return mlp__fail(MLP_ERR_OVERFLOW,
+                       "%s: the dimensions multiply "
+                       "beyond size_t",
+                       ds->path);
   if (ds->cols == 0 && ds->rows > 0)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: rows of 0 values (shape has a "
-                     "zero dimension)", ds->path);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: rows of 0 values (shape has a "
+                     "zero dimension)",
+                     ds->path);
   if (mlp__mul_overflow(ds->cols, esize, &ds->row_bytes) ||
       mlp__mul_overflow(ds->rows, ds->row_bytes, &total) ||
       (uint64_t)total > UINT64_MAX - ds->data_off)
@@ -144,10 +154,12 @@ static int dense_setup(mlp_dataset *ds) {
   if (mlp__src_mapped(&ds->src)) {
     if (ds->data_off > ds->src.size ||
         total > ds->src.size - (size_t)ds->data_off)
-      return mlp__fail(MLP_ERR_FORMAT, "%s: truncated: the header gives "
+      return mlp__fail(MLP_ERR_FORMAT,
+                       "%s: truncated: the header gives "
                        "%zu bytes of data from byte %llu, the file has "
-                       "%zu bytes", ds->path, total,
-                       (unsigned long long)ds->data_off, ds->src.size);
+                       "%zu bytes",
+                       ds->path, total, (unsigned long long)ds->data_off,
+                       ds->src.size);
   } else {
     ds->chunk_bytes = CHUNK_BYTES / esize * esize;
     ds->chunk = mlp__alloc(ds->chunk_bytes);
@@ -236,8 +248,7 @@ size_t mlp_dataset_cols(const mlp_dataset *ds) {
   return ds != NULL ? ds->cols : 0;
 }
 
-size_t mlp_dataset_shape(const mlp_dataset *ds, size_t *dims,
-                         size_t max_dims) {
+size_t mlp_dataset_shape(const mlp_dataset *ds, size_t *dims, size_t max_dims) {
   if (ds == NULL)
     return 0;
   for (size_t i = 0; dims != NULL && i < max_dims && i < ds->ndim; i++)
@@ -266,8 +277,8 @@ size_t mlp_dataset_tell(const mlp_dataset *ds) {
 
 /* What to do with the stored elements of a dense read. */
 typedef struct dense_sink {
-  void *x;          /* values, or NULL */
-  int32_t *labels;  /* class indices, or NULL */
+  void *x;         /* values, or NULL */
+  int32_t *labels; /* class indices, or NULL */
 } dense_sink;
 
 /* Handles `count` stored elements at src, the elements numbered from
@@ -276,20 +287,21 @@ static int dense_put(mlp_dataset *ds, const dense_sink *k, const void *src,
                      size_t first, size_t count) {
   if (k->x != NULL) {
     size_t dsize = mlp_dtype_size(ds->opt.dtype);
-    mlp__convert(ds->etype, ds->big, src, count, ds->opt.dtype,
-                 ds->opt.scale, (char *)k->x + first * dsize);
+    mlp__convert(ds->etype, ds->big, src, count, ds->opt.dtype, ds->opt.scale,
+                 (char *)k->x + first * dsize);
   }
   if (k->labels != NULL) {
-    size_t bad = mlp__convert_labels(ds->etype, ds->big, src, count,
-                                     k->labels + first);
+    size_t bad =
+        mlp__convert_labels(ds->etype, ds->big, src, count, k->labels + first);
     if (bad < count) {
       double v;
       mlp__convert(ds->etype, ds->big,
                    (const char *)src + bad * mlp__etype_size(ds->etype), 1,
                    MLP_F64, 1.0, &v);
-      return mlp__fail(MLP_ERR_LABEL, "%s: row %zu: %.17g is not a class "
-                       "index (an integer in [0, 2^31))", ds->path,
-                       ds->row + first + bad, v);
+      return mlp__fail(MLP_ERR_LABEL,
+                       "%s: row %zu: %.17g is not a class "
+                       "index (an integer in [0, 2^31))",
+                       ds->path, ds->row + first + bad, v);
     }
   }
   return MLP_OK;
@@ -339,13 +351,12 @@ static int read_args(mlp_dataset *ds, size_t max_rows, size_t *rows_read,
   return MLP_OK;
 }
 
-int mlp_dataset_read(mlp_dataset *ds, void *x, size_t max_rows,
-                     int32_t *labels, size_t *rows_read) {
+int mlp_dataset_read(mlp_dataset *ds, void *x, size_t max_rows, int32_t *labels,
+                     size_t *rows_read) {
   size_t n;
   int st;
 
-  if ((st = read_args(ds, max_rows, rows_read, "mlp_dataset_read")) !=
-      MLP_OK)
+  if ((st = read_args(ds, max_rows, rows_read, "mlp_dataset_read")) != MLP_OK)
     return st;
   n = ds->rows - ds->row < max_rows ? ds->rows - ds->row : max_rows;
   if (n == 0)
@@ -375,12 +386,13 @@ static int csv_value_labels(mlp_dataset *ds, size_t n, int32_t *labels) {
     size_t take = n - done < 512 ? n - done : 512;
     st = mlp__csv_read(ds, take, tmp, NULL);
     if (st == MLP_OK) {
-      size_t bad = mlp__convert_labels(MLP__F64, mlp__host_big(), tmp,
-                                       take, labels + done);
+      size_t bad = mlp__convert_labels(MLP__F64, mlp__host_big(), tmp, take,
+                                       labels + done);
       if (bad < take)
-        st = mlp__fail(MLP_ERR_LABEL, "%s: row %zu: %.17g is not a class "
-                       "index (an integer in [0, 2^31))", ds->path,
-                       ds->row + bad, tmp[bad]);
+        st = mlp__fail(MLP_ERR_LABEL,
+                       "%s: row %zu: %.17g is not a class "
+                       "index (an integer in [0, 2^31))",
+                       ds->path, ds->row + bad, tmp[bad]);
       ds->row += take;
       done += take;
     }
@@ -389,13 +401,13 @@ static int csv_value_labels(mlp_dataset *ds, size_t n, int32_t *labels) {
   return st;
 }
 
-int mlp_dataset_read_labels(mlp_dataset *ds, int32_t *labels,
-                            size_t max_rows, size_t *rows_read) {
+int mlp_dataset_read_labels(mlp_dataset *ds, int32_t *labels, size_t max_rows,
+                            size_t *rows_read) {
   size_t n, start;
   int st;
 
-  if ((st = read_args(ds, max_rows, rows_read,
-                      "mlp_dataset_read_labels")) != MLP_OK)
+  if ((st = read_args(ds, max_rows, rows_read, "mlp_dataset_read_labels")) !=
+      MLP_OK)
     return st;
   if (labels == NULL)
     return mlp__fail(MLP_ERR_NULL, "mlp_dataset_read_labels: NULL labels");
@@ -406,8 +418,10 @@ int mlp_dataset_read_labels(mlp_dataset *ds, int32_t *labels,
     if (st == MLP_OK)
       ds->row += n;
   } else if (ds->cols != 1) {
-    return mlp__fail(MLP_ERR_SHAPE, "%s: a label file needs one value per "
-                     "row, this one has %zu", ds->path, ds->cols);
+    return mlp__fail(MLP_ERR_SHAPE,
+                     "%s: a label file needs one value per "
+                     "row, this one has %zu",
+                     ds->path, ds->cols);
   } else if (n == 0) {
     st = MLP_OK;
   } else if (ds->format == MLP_FORMAT_CSV) {
@@ -428,8 +442,8 @@ int mlp_dataset_seek(mlp_dataset *ds, size_t row) {
   if (ds == NULL)
     return mlp__fail(MLP_ERR_NULL, "mlp_dataset_seek: NULL dataset");
   if (row > ds->rows)
-    return mlp__fail(MLP_ERR_ARG, "%s: cannot seek to row %zu of %zu",
-                     ds->path, row, ds->rows);
+    return mlp__fail(MLP_ERR_ARG, "%s: cannot seek to row %zu of %zu", ds->path,
+                     row, ds->rows);
   if (ds->format == MLP_FORMAT_CSV) {
     int st = mlp__csv_seek(ds, row);
     if (st != MLP_OK)

@@ -49,8 +49,18 @@ static inline int mlp__src_mapped(const mlp__src *s) { return s->gz == NULL; }
  */
 
 typedef enum mlp__etype {
-  MLP__U8, MLP__I8, MLP__U16, MLP__I16, MLP__U32, MLP__I32, MLP__U64,
-  MLP__I64, MLP__F16, MLP__F32, MLP__F64, MLP__BOOL
+  MLP__U8,
+  MLP__I8,
+  MLP__U16,
+  MLP__I16,
+  MLP__U32,
+  MLP__I32,
+  MLP__U64,
+  MLP__I64,
+  MLP__F16,
+  MLP__F32,
+  MLP__F64,
+  MLP__BOOL
 } mlp__etype;
 
 size_t mlp__etype_size(mlp__etype t);
@@ -96,13 +106,13 @@ struct mlp_dataset {
   size_t ndim;
   size_t dims[MLP__MAX_DIMS];
   size_t rows, cols;
-  size_t row;              /* the next row to read */
+  size_t row; /* the next row to read */
   /* Dense arrays (npy, IDX). */
   mlp__etype etype;
-  int big;                 /* stored big-endian */
-  uint64_t data_off;       /* offset of row 0 */
-  size_t row_bytes;        /* cols * element size */
-  unsigned char *chunk;    /* staging buffer for gzip reads */
+  int big;              /* stored big-endian */
+  uint64_t data_off;    /* offset of row 0 */
+  size_t row_bytes;     /* cols * element size */
+  unsigned char *chunk; /* staging buffer for gzip reads */
   size_t chunk_bytes;
   /* CSV. */
   mlp__csv *csv;
@@ -123,8 +133,8 @@ int mlp__csv_seek(mlp_dataset *ds, size_t row);
 /* Writes a .npy 1.0 header for shape (rows, cols), or (rows,) when vector,
  * to buf; its length does not depend on rows, so it can be rewritten in
  * place. Returns its length (a multiple of 64), 0 when cap is too small. */
-size_t mlp__npy_header(char *buf, size_t cap, const char *descr,
-                       size_t rows, size_t cols, int vector);
+size_t mlp__npy_header(char *buf, size_t cap, const char *descr, size_t rows,
+                       size_t cols, int vector);
 
 /* Lower-case extension of path's file name with a final ".gz" dropped
  * ("npy" for "a/x.npy.gz"), written to ext (size cap); "" when none. */

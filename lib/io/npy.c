@@ -19,9 +19,9 @@
 
 typedef struct parser {
   const char *path;
-  const char *s;  /* the header text, NUL-terminated */
+  const char *s; /* the header text, NUL-terminated */
   size_t pos;
-  size_t base;    /* file offset of s[0] */
+  size_t base; /* file offset of s[0] */
 } parser;
 
 static int perr(const parser *p, const char *what) {
@@ -30,8 +30,8 @@ static int perr(const parser *p, const char *what) {
 }
 
 static void skip_ws(parser *p) {
-  while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' ||
-         p->s[p->pos] == '\n' || p->s[p->pos] == '\r')
+  while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' ||
+         p->s[p->pos] == '\r')
     p->pos++;
 }
 
@@ -87,9 +87,10 @@ static int parse_shape(parser *p, mlp_dataset *ds) {
     while (isdigit((unsigned char)p->s[p->pos])) {
       size_t d = (size_t)(p->s[p->pos] - '0');
       if (v > (SIZE_MAX - d) / 10)
-        return mlp__fail(MLP_ERR_OVERFLOW, "%s: .npy header, byte %zu: "
-                         "dimension exceeds size_t", p->path,
-                         p->base + p->pos);
+        return mlp__fail(MLP_ERR_OVERFLOW,
+                         "%s: .npy header, byte %zu: "
+                         "dimension exceeds size_t",
+                         p->path, p->base + p->pos);
       v = v * 10 + d;
       p->pos++;
     }
@@ -117,15 +118,17 @@ static int parse_descr(parser *p, size_t at, const char *d, mlp_dataset *ds) {
   p->pos = at;
   if (strchr("<>|=", order) == NULL || d[1] == '\0')
     return perr(p, "descr must be a byte order ('<', '>', '|', '=') "
-                "followed by a type such as 'f4'");
+                   "followed by a type such as 'f4'");
   kind = d[1];
   if (kind == 'O')
     return perr(p, "object arrays are not supported: they hold pickled "
-                "Python objects, which are never loaded");
+                   "Python objects, which are never loaded");
   if (strchr("biuf", kind) == NULL) {
     char msg[128];
-    snprintf(msg, sizeof msg, "dtype '%.20s' is not supported (want bool, "
-             "signed or unsigned integers, f2, f4 or f8)", d);
+    snprintf(msg, sizeof msg,
+             "dtype '%.20s' is not supported (want bool, "
+             "signed or unsigned integers, f2, f4 or f8)",
+             d);
     return perr(p, msg);
   }
   size = strtol(d + 2, &end, 10);
@@ -154,8 +157,10 @@ static int parse_descr(parser *p, size_t at, const char *d, mlp_dataset *ds) {
     }
   }
   char msg[128];
-  snprintf(msg, sizeof msg, "dtype '%.20s' is not supported (element size "
-           "%ld)", d, size);
+  snprintf(msg, sizeof msg,
+           "dtype '%.20s' is not supported (element size "
+           "%ld)",
+           d, size);
   return perr(p, msg);
 }
 
@@ -184,7 +189,7 @@ static int parse_dict(parser *p, mlp_dataset *ds) {
     if (strcmp(key, "descr") == 0 && !have_descr) {
       if (p->s[p->pos] == '[')
         return perr(p, "structured dtypes (a list of fields) are not "
-                    "supported");
+                       "supported");
       descr_at = p->pos;
       if ((st = parse_string(p, descr, sizeof descr)) != MLP_OK)
         return st;
@@ -200,7 +205,7 @@ static int parse_dict(parser *p, mlp_dataset *ds) {
     } else {
       p->pos = key_at;
       return perr(p, "unknown or repeated key (want 'descr', "
-                  "'fortran_order', 'shape')");
+                     "'fortran_order', 'shape')");
     }
     skip_ws(p);
     if (p->s[p->pos] == ',')
@@ -214,13 +219,15 @@ static int parse_dict(parser *p, mlp_dataset *ds) {
     return perr(p, "unexpected text after the dict");
   if (!have_descr || !have_order || !have_shape)
     return perr(p, "the dict lacks one of 'descr', 'fortran_order', "
-                "'shape'");
+                   "'shape'");
   if ((st = parse_descr(p, descr_at, descr, ds)) != MLP_OK)
     return st;
   if (fortran)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: Fortran-order arrays are not "
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: Fortran-order arrays are not "
                      "supported (save a C-order copy: "
-                     "np.ascontiguousarray)", p->path);
+                     "np.ascontiguousarray)",
+                     p->path);
   return MLP_OK;
 }
 
@@ -234,12 +241,15 @@ int mlp__npy_open(mlp_dataset *ds) {
       MLP_OK)
     return st;
   if (memcmp(pre, "\x93NUMPY", 6) != 0)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: byte 0: not a .npy file (no "
-                     "\\x93NUMPY magic)", ds->path);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: byte 0: not a .npy file (no "
+                     "\\x93NUMPY magic)",
+                     ds->path);
   if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: byte 6: .npy version %u.%u is not "
-                     "supported (1.0, 2.0, 3.0 are)", ds->path, pre[6],
-                     pre[7]);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: byte 6: .npy version %u.%u is not "
+                     "supported (1.0, 2.0, 3.0 are)",
+                     ds->path, pre[6], pre[7]);
   if (pre[6] == 1) {
     pre_len = 10;
     hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
@@ -252,9 +262,10 @@ int mlp__npy_open(mlp_dataset *ds) {
            (size_t)pre[11] << 24;
   }
   if (hlen > NPY_MAX_HEADER)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: byte 8: .npy header length %zu "
-                     "exceeds the %d-byte limit", ds->path, hlen,
-                     NPY_MAX_HEADER);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: byte 8: .npy header length %zu "
+                     "exceeds the %d-byte limit",
+                     ds->path, hlen, NPY_MAX_HEADER);
 
   text = mlp__alloc(hlen + 1);
   if (text == NULL)
@@ -264,8 +275,10 @@ int mlp__npy_open(mlp_dataset *ds) {
   if (st == MLP_OK) {
     text[hlen] = '\0';
     if (strlen(text) != hlen) {
-      st = mlp__fail(MLP_ERR_FORMAT, "%s: byte %zu: NUL byte in the .npy "
-                     "header", ds->path, pre_len + strlen(text));
+      st = mlp__fail(MLP_ERR_FORMAT,
+                     "%s: byte %zu: NUL byte in the .npy "
+                     "header",
+                     ds->path, pre_len + strlen(text));
     } else {
       parser p = {ds->path, text, 0, pre_len};
       st = parse_dict(&p, ds);
@@ -276,13 +289,15 @@ int mlp__npy_open(mlp_dataset *ds) {
     return st;
   ds->data_off = pre_len + hlen;
   if (ds->ndim == 0)
-    return mlp__fail(MLP_ERR_FORMAT, "%s: a 0-dimensional array (a scalar) "
-                     "has no rows", ds->path);
+    return mlp__fail(MLP_ERR_FORMAT,
+                     "%s: a 0-dimensional array (a scalar) "
+                     "has no rows",
+                     ds->path);
   return MLP_OK;
 }
 
-size_t mlp__npy_header(char *buf, size_t cap, const char *descr,
-                       size_t rows, size_t cols, int vector) {
+size_t mlp__npy_header(char *buf, size_t cap, const char *descr, size_t rows,
+                       size_t cols, int vector) {
   /* The row count is printed in a 20-wide field so that the header can be
    * rewritten in place with the final count; the total is a multiple of
    * 64 as numpy writes it. */
@@ -291,11 +306,13 @@ size_t mlp__npy_header(char *buf, size_t cap, const char *descr,
   if (vector)
     n = snprintf(dict, sizeof dict,
                  "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,)"
-                 ", }", descr, rows);
+                 ", }",
+                 descr, rows);
   else
     n = snprintf(dict, sizeof dict,
                  "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, "
-                 "%zu), }", descr, rows, cols);
+                 "%zu), }",
+                 descr, rows, cols);
   if (n < 0 || (size_t)n >= sizeof dict)
     return 0;
   size_t digits = (size_t)snprintf(NULL, 0, "%zu", rows);

@@ -26,8 +26,7 @@ int mlp__src_open(mlp__src *s, const char *path) {
   s->path = path;
   s->fd = open(path, O_RDONLY | O_CLOEXEC);
   if (s->fd < 0)
-    return mlp__fail(MLP_ERR_IO, "%s: cannot open: %s", path,
-                     strerror(errno));
+    return mlp__fail(MLP_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   if (fstat(s->fd, &st) != 0) {
     int e = errno;
     mlp__src_close(s);
@@ -58,8 +57,10 @@ int mlp__src_open(mlp__src *s, const char *path) {
 
   if ((uintmax_t)st.st_size > SIZE_MAX) {
     mlp__src_close(s);
-    return mlp__fail(MLP_ERR_OVERFLOW, "%s: file of %jd bytes exceeds the "
-                     "address space", path, (intmax_t)st.st_size);
+    return mlp__fail(MLP_ERR_OVERFLOW,
+                     "%s: file of %jd bytes exceeds the "
+                     "address space",
+                     path, (intmax_t)st.st_size);
   }
   s->size = (size_t)st.st_size;
   if (s->size > 0) {
@@ -67,8 +68,7 @@ int mlp__src_open(mlp__src *s, const char *path) {
     if (m == MAP_FAILED) {
       int e = errno;
       mlp__src_close(s);
-      return mlp__fail(MLP_ERR_IO, "%s: cannot mmap: %s", path,
-                       strerror(e));
+      return mlp__fail(MLP_ERR_IO, "%s: cannot mmap: %s", path, strerror(e));
     }
     madvise(m, s->size, MADV_SEQUENTIAL);
     s->map = m;
@@ -149,8 +149,8 @@ int mlp__src_read_exact(mlp__src *s, void *buf, size_t n, const char *what) {
   if (got < n)
     return mlp__fail(MLP_ERR_FORMAT,
                      "%s: truncated at byte %llu: %s needs %zu bytes, "
-                     "%zu left", s->path, (unsigned long long)at, what, n,
-                     got);
+                     "%zu left",
+                     s->path, (unsigned long long)at, what, n, got);
   return MLP_OK;
 }
 
@@ -188,7 +188,8 @@ int mlp__src_seek(mlp__src *s, uint64_t off) {
       return gz_failure(s);
     return mlp__fail(MLP_ERR_FORMAT,
                      "%s: cannot seek to uncompressed byte %llu: the "
-                     "data ends before", s->path, (unsigned long long)off);
+                     "data ends before",
+                     s->path, (unsigned long long)off);
   }
   s->pos = off;
   return MLP_OK;

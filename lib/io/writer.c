@@ -26,7 +26,7 @@ struct mlp_writer {
   unsigned flags;
   size_t rows;
   char delim;
-  size_t header_len;  /* .npy header bytes at the start */
+  size_t header_len; /* .npy header bytes at the start */
   char *buf;
   size_t len;
   int failed;
@@ -93,19 +93,18 @@ int mlp_writer_open(mlp_writer **out, const char *path, mlp_dtype dtype,
   }
   *out = NULL;
   if (dtype != MLP_F32 && dtype != MLP_F64)
-    return mlp__fail(MLP_ERR_DTYPE, "%s: unknown dtype %d", path,
-                     (int)dtype);
+    return mlp__fail(MLP_ERR_DTYPE, "%s: unknown dtype %d", path, (int)dtype);
   if (cols == 0)
     return mlp__fail(MLP_ERR_ARG, "%s: rows of 0 columns", path);
   if (flags & ~MLP_WRITER_VECTOR)
-    return mlp__fail(MLP_ERR_ARG, "%s: unknown writer flags 0x%x", path,
-                     flags);
+    return mlp__fail(MLP_ERR_ARG, "%s: unknown writer flags 0x%x", path, flags);
   if ((flags & MLP_WRITER_VECTOR) && cols != 1)
-    return mlp__fail(MLP_ERR_ARG, "%s: MLP_WRITER_VECTOR needs cols == 1, "
-                     "not %zu", path, cols);
+    return mlp__fail(MLP_ERR_ARG,
+                     "%s: MLP_WRITER_VECTOR needs cols == 1, "
+                     "not %zu",
+                     path, cols);
   if (mlp__mul_overflow(cols, mlp_dtype_size(dtype), &row_bytes))
-    return mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu columns overflow", path,
-                     cols);
+    return mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu columns overflow", path, cols);
   mlp__path_ext(path, ext, sizeof ext);
   if (format == MLP_FORMAT_AUTO) {
     if (strcmp(ext, "npy") == 0)
@@ -114,15 +113,17 @@ int mlp_writer_open(mlp_writer **out, const char *path, mlp_dtype dtype,
              strcmp(ext, "txt") == 0)
       format = MLP_FORMAT_CSV;
     else
-      return mlp__fail(MLP_ERR_ARG, "%s: cannot tell the output format "
+      return mlp__fail(MLP_ERR_ARG,
+                       "%s: cannot tell the output format "
                        "from the extension (use .npy, .csv, .tsv or .txt)",
                        path);
   }
   if (format != MLP_FORMAT_NPY && format != MLP_FORMAT_CSV)
-    return mlp__fail(MLP_ERR_ARG, "%s: output format %s is not supported "
-                     "(npy or csv)", path,
-                     mlp_format_name(format) ? mlp_format_name(format)
-                                             : "unknown");
+    return mlp__fail(
+        MLP_ERR_ARG,
+        "%s: output format %s is not supported "
+        "(npy or csv)",
+        path, mlp_format_name(format) ? mlp_format_name(format) : "unknown");
 
   w = mlp__calloc(1, sizeof *w);
   if (w == NULL)
@@ -149,15 +150,16 @@ int mlp_writer_open(mlp_writer **out, const char *path, mlp_dtype dtype,
     if (w->fd < 0 && (errno != EEXIST || tries == 100)) {
       int e = errno;
       writer_free(w);
-      return mlp__fail(MLP_ERR_IO, "%s: cannot create a temporary file "
-                       "beside it: %s", path, strerror(e));
+      return mlp__fail(MLP_ERR_IO,
+                       "%s: cannot create a temporary file "
+                       "beside it: %s",
+                       path, strerror(e));
     }
   }
 
   if (format == MLP_FORMAT_NPY) {
-    w->header_len = mlp__npy_header(w->buf, NPY_HEADER_CAP,
-                                    npy_descr(dtype), 0, cols,
-                                    (flags & MLP_WRITER_VECTOR) != 0);
+    w->header_len = mlp__npy_header(w->buf, NPY_HEADER_CAP, npy_descr(dtype), 0,
+                                    cols, (flags & MLP_WRITER_VECTOR) != 0);
     w->len = w->header_len;
   }
   *out = w;
@@ -171,20 +173,16 @@ int mlp_writer_append(mlp_writer *w, const void *data, size_t rows) {
   if (w == NULL || (data == NULL && rows > 0))
     return mlp__fail(MLP_ERR_NULL, "mlp_writer_append: NULL argument");
   if (w->failed)
-    return mlp__fail(MLP_ERR_STATE, "%s: an earlier write failed",
-                     w->path);
+    return mlp__fail(MLP_ERR_STATE, "%s: an earlier write failed", w->path);
   es = mlp_dtype_size(w->dtype);
   if (mlp__mul_overflow(rows, w->cols, &total) ||
-      mlp__mul_overflow(total, es, &total) ||
-      w->rows > SIZE_MAX - rows)
-    return mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu rows overflow", w->path,
-                     rows);
+      mlp__mul_overflow(total, es, &total) || w->rows > SIZE_MAX - rows)
+    return mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu rows overflow", w->path, rows);
 
   if (w->format == MLP_FORMAT_NPY) {
     const char *p = data;
     while (total > 0) {
-      size_t take = WRITER_BUF - w->len < total ? WRITER_BUF - w->len
-                                                : total;
+      size_t take = WRITER_BUF - w->len < total ? WRITER_BUF - w->len : total;
       memcpy(w->buf + w->len, p, take);
       w->len += take;
       p += take;
@@ -255,8 +253,8 @@ static int sync_dir(const char *path) {
   if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS) {
     int e = errno;
     close(fd);
-    return mlp__fail(MLP_ERR_IO, "%s: fsync of the directory failed: %s",
-                     path, strerror(e));
+    return mlp__fail(MLP_ERR_IO, "%s: fsync of the directory failed: %s", path,
+                     strerror(e));
   }
   close(fd);
   return MLP_OK;
@@ -276,19 +274,22 @@ int mlp_writer_commit(mlp_writer *w) {
   st = flush(w);
   if (st == MLP_OK && w->format == MLP_FORMAT_NPY) {
     char header[NPY_HEADER_CAP];
-    size_t len = mlp__npy_header(header, sizeof header, npy_descr(w->dtype),
-                                 w->rows, w->cols,
-                                 (w->flags & MLP_WRITER_VECTOR) != 0);
+    size_t len =
+        mlp__npy_header(header, sizeof header, npy_descr(w->dtype), w->rows,
+                        w->cols, (w->flags & MLP_WRITER_VECTOR) != 0);
     if (len != w->header_len)
-      st = mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu rows do not fit the .npy "
-                     "header", w->path, w->rows);
+      st = mlp__fail(MLP_ERR_OVERFLOW,
+                     "%s: %zu rows do not fit the .npy "
+                     "header",
+                     w->path, w->rows);
     else if (pwrite(w->fd, header, len, 0) != (ssize_t)len)
-      st = mlp__fail(MLP_ERR_IO, "%s: rewriting the .npy header failed: "
-                     "%s", w->tmp, strerror(errno));
+      st = mlp__fail(MLP_ERR_IO,
+                     "%s: rewriting the .npy header failed: "
+                     "%s",
+                     w->tmp, strerror(errno));
   }
   if (st == MLP_OK && fsync(w->fd) != 0)
-    st = mlp__fail(MLP_ERR_IO, "%s: fsync failed: %s", w->tmp,
-                   strerror(errno));
+    st = mlp__fail(MLP_ERR_IO, "%s: fsync failed: %s", w->tmp, strerror(errno));
   if (st == MLP_OK) {
     int fd = w->fd;
     w->fd = -1;

@@ -35,8 +35,7 @@ static int fuzz_memfd(const uint8_t *data, size_t size, char *path,
   return fd;
 }
 
-static void fuzz_dataset(const uint8_t *data, size_t size,
-                         mlp_format format) {
+static void fuzz_dataset(const uint8_t *data, size_t size, mlp_format format) {
   char path[64];
   int fd = fuzz_memfd(data, size, path, sizeof path);
   mlp_dataset_options o;

@@ -12,8 +12,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const mlp_act acts[4] = {MLP_ACT_RELU, MLP_ACT_TANH,
-                                  MLP_ACT_SIGMOID, MLP_ACT_SOFTMAX};
+  static const mlp_act acts[4] = {MLP_ACT_RELU, MLP_ACT_TANH, MLP_ACT_SIGMOID,
+                                  MLP_ACT_SOFTMAX};
   for (int pass = 0; pass < 2; pass++) {
     mlp_load_options o = {0};
     mlp_model *m = NULL;
