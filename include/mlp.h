@@ -562,7 +562,7 @@ MLP_API int mlp_model_save_buffer(const mlp_model *model, void *buf,
  * Datasets are matrices of rows (samples) read from a file in batches,
  * converted to f32 or f64; files larger than memory are streamed, never
  * loaded whole. Supported: .npy (versions 1-3, C order, little or big
- * endian, u1 i1 i2 i4 i8 u2 u4 u8 f4 f8 and bool), CSV (numbers only,
+ * endian, u1 i1 i2 i4 i8 u2 u4 u8 f2 f4 f8 and bool), CSV (numbers only,
  * optional header row and label column) and IDX (MNIST's format), each
  * plain or gzip-compressed. A file of d dimensions [n, d1, ..., dk] gives
  * n rows of d1 * ... * dk columns (a 1-D file gives n rows of 1 column).
@@ -649,7 +649,7 @@ MLP_API size_t mlp_dataset_shape(const mlp_dataset *ds, size_t *dims,
 /* The format actually read (never AUTO). */
 MLP_API mlp_format mlp_dataset_format(const mlp_dataset *ds);
 /* The stored element type: "u8", "i8", "i16", "i32", "i64", "u16", "u32",
- * "u64", "f32", "f64", "bool" ("f64" for CSV). Static string. */
+ * "u64", "f16", "f32", "f64", "bool" ("f64" for CSV). Static string. */
 MLP_API const char *mlp_dataset_source_type(const mlp_dataset *ds);
 /* 1 when reads produce labels (a CSV label column), else 0. */
 MLP_API int mlp_dataset_has_labels(const mlp_dataset *ds);
