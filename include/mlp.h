@@ -584,7 +584,7 @@ MLP_API int mlp_format_parse(const char *name, mlp_format *format);
 
 /* CSV header row handling. */
 typedef enum mlp_csv_header {
-  MLP_CSV_HEADER_AUTO = 0, /* a header when a field of line 1 is no number */
+  MLP_CSV_HEADER_AUTO = 0, /* a header when a field of line 1 is text */
   MLP_CSV_HEADER_YES = 1,  /* the first line is a header */
   MLP_CSV_HEADER_NO = 2    /* every line is data */
 } mlp_csv_header;

@@ -79,6 +79,16 @@ START_TEST(test_csv_headers) {
                  MLP_CSV_HEADER_AUTO);
   expect_rows(ds, data, 1, 2, NULL);
   mlp_dataset_close(ds);
+  /* An empty field does not make a header; an empty name among names
+   * (pandas' index column) does not make data. */
+  ds = open_text("h.csv", "1,,3\n4,5,6\n", MLP_CSV_NO_LABEL, 0,
+                 MLP_CSV_HEADER_AUTO);
+  ck_assert_uint_eq(mlp_dataset_rows(ds), 2);
+  mlp_dataset_close(ds);
+  ds = open_text("i.csv", ",x\n3,4\n", MLP_CSV_NO_LABEL, 0,
+                 MLP_CSV_HEADER_AUTO);
+  expect_rows(ds, data, 1, 2, NULL);
+  mlp_dataset_close(ds);
   /* Forced either way. */
   ds =
       open_text("c.csv", "1,2\n3,4\n", MLP_CSV_NO_LABEL, 0, MLP_CSV_HEADER_YES);

@@ -287,7 +287,9 @@ static int probe_field(void *user, size_t i, const char *s, size_t n) {
   header_probe *h = user;
   double v;
   (void)i;
-  if (parse_number(s, n, &v) != 0)
+  /* An empty field says nothing (pandas leaves the index column's name
+   * empty); on a data line it is reported when the row is read. */
+  if (n > 0 && parse_number(s, n, &v) != 0)
     h->all_numbers = 0;
   return MLP_OK;
 }
