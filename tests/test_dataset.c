@@ -6,6 +6,7 @@
  * inputs (tests/fuzz/corpus/<target>), which must never crash a reader.
  */
 #include <math.h>
+#include <pthread.h>
 
 #include "io_util.h"
 
@@ -95,6 +96,44 @@ START_TEST(test_dataset_batches_fashion) {
   free(whole);
   free(part);
   mlp_dataset_close(ds);
+}
+END_TEST
+
+/* Handles are independent: threads reading the same files at once (CSV
+ * number parsing sets up its locale once, on first use) get what one
+ * thread gets. */
+static void *read_files(void *arg) {
+  size_t *sum = arg;
+  for (size_t f = 0; f < N_FILES; f++) {
+    mlp_dataset_options o;
+    mlp_dataset_options_init(&o);
+    o.dtype = MLP_F64;
+    mlp_dataset *ds;
+    if (mlp_dataset_open(&ds, io_fixture(files[f]), &o) != MLP_OK)
+      return NULL;
+    double x[64];
+    size_t n;
+    while (mlp_dataset_read(ds, x, 64 / mlp_dataset_cols(ds), NULL, &n) ==
+               MLP_OK &&
+           n > 0)
+      for (size_t i = 0; i < n * mlp_dataset_cols(ds); i++)
+        *sum += (size_t)(x[i] * 4 + 1000);
+    mlp_dataset_close(ds);
+  }
+  return NULL;
+}
+
+START_TEST(test_dataset_threads) {
+  pthread_t t[4];
+  size_t sums[4] = {0}, one = 0;
+  read_files(&one);
+  ck_assert_uint_gt(one, 0);
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(pthread_create(&t[i], NULL, read_files, &sums[i]), 0);
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    ck_assert_uint_eq(sums[i], one);
+  }
 }
 END_TEST
 
@@ -345,6 +384,7 @@ int main(void) {
 
   tcase_add_loop_test(tc, test_dataset_batches, 0, (int)(2 * N_FILES));
   tcase_add_test(tc, test_dataset_batches_fashion);
+  tcase_add_test(tc, test_dataset_threads);
   tcase_add_test(tc, test_dataset_args);
   tcase_add_test(tc, test_dataset_format_names);
   tcase_add_loop_test(tc, test_dataset_nomem, 0, (int)N_FILES);
