@@ -196,15 +196,53 @@ static inline V VB(act_silu)(V v, V a) {
  * store has left the core (no store forwarding): 20-odd cycles per row,
  * which made rows of 17 floats 7x slower than rows of 16. So the next
  * row's first vector is loaded before the row's masked store is issued.
- */
+ * Rows narrower than a vector would need loads several rows ahead; those
+ * blocks are walked as one contiguous run instead, the bias read from a
+ * tile that repeats b over lcm(n, W) elements (at most W^2, on the
+ * stack), so that only the block's very end needs a mask. */
+
+/* Greatest common divisor, for the bias tile's period lcm(n, W). */
+static inline size_t VB(gcd)(size_t a, size_t b) {
+  while (b) {
+    size_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
 
 #define VB_FWD(ACT)                                                            \
+  static void VB(tiled_##ACT)(T * z, T * y, const T *b, size_t count,          \
+                              size_t n, V va, const int inplace) {             \
+    T tile[W * W];                                                             \
+    size_t period = n * (W / VB(gcd)(n, W)), t = 0, j = 0;                     \
+    for (size_t e = 0; e < period; e++)                                        \
+      tile[e] = b[e % n];                                                      \
+    for (; j + W <= count; j += W) {                                           \
+      V v = V_ADD(V_LOAD(z + j), V_LOAD(tile + t));                            \
+      if (!inplace)                                                            \
+        V_STORE(z + j, v);                                                     \
+      V_STORE(y + j, VB(act_##ACT)(v, va));                                    \
+      t = t + W == period ? 0 : t + W;                                         \
+    }                                                                          \
+    if (j < count) {                                                           \
+      size_t k = count - j;                                                    \
+      V v = V_ADD(V_LOADN(z + j, k, (T)0), V_LOADN(tile + t, k, (T)0));        \
+      if (!inplace)                                                            \
+        V_STOREN(z + j, v, k);                                                 \
+      V_STOREN(y + j, VB(act_##ACT)(v, va), k);                                \
+    }                                                                          \
+  }                                                                            \
   static inline VB_ALWAYS_INLINE void VB(rows_##ACT)(                          \
       T * z, T * y, const T *b, size_t rows, size_t n, V va, const int has_b,  \
       const int inplace) {                                                     \
     const size_t k = n % W, end = n - k;                                       \
     if (rows == 0 || n == 0)                                                   \
       return;                                                                  \
+    if (has_b && n < W && rows * n >= 4 * W) {                                 \
+      VB(tiled_##ACT)(z, y, b, rows * n, n, va, inplace);                      \
+      return;                                                                  \
+    }                                                                          \
     V first = end ? V_LOAD(z) : V_LOADN(z, k, (T)0);                           \
     for (size_t i = 0; i < rows; i++) {                                        \
       T *zr = z + i * n, *yr = y + i * n;                                      \
@@ -248,21 +286,17 @@ static inline V VB(act_silu)(V v, V a) {
   }
 
 VB_FWD(identity)
-VB_FWD(relu)
-VB_FWD(leaky)
-VB_FWD(sigmoid)
-VB_FWD(tanh)
-VB_FWD(gelu)
-VB_FWD(silu)
+VB_FWD(relu) VB_FWD(leaky) VB_FWD(sigmoid) VB_FWD(tanh) VB_FWD(gelu)
+    VB_FWD(silu)
 
-/* Softmax per row: the maximum m of z + b (nothing stored); y = exp(z + b
- * - m) and its sum (Z stored here when it is kept); y *= 1 / sum. Masked-
- * off lanes load as -inf, so exp gives 0 there and they add nothing. The
- * row's masked tail stays in registers and is stored last, after the next
- * row's first vector is loaded (see the note above the other forward
- * kernels); a row of at most W elements is one vector throughout. */
-static void VB(fwd_softmax)(T *z, T *y, const T *b, size_t rows, size_t n,
-                            T alpha) {
+    /* Softmax per row: the maximum m of z + b (nothing stored); y = exp(z + b
+     * - m) and its sum (Z stored here when it is kept); y *= 1 / sum. Masked-
+     * off lanes load as -inf, so exp gives 0 there and they add nothing. The
+     * row's masked tail stays in registers and is stored last, after the next
+     * row's first vector is loaded (see the note above the other forward
+     * kernels); a row of at most W elements is one vector throughout. */
+    static void VB(fwd_softmax)(T *z, T *y, const T *b, size_t rows, size_t n,
+                                T alpha) {
   (void)alpha;
   const V ninf = V_SET1((T)-INFINITY);
   const size_t k = n % W, end = n - k;
