@@ -285,18 +285,24 @@ static inline size_t VB(gcd)(size_t a, size_t b) {
       VB(rows_##ACT)(z, y, b, 1, rows * n, va, 0, 0);                          \
   }
 
+/* clang-format off */
 VB_FWD(identity)
-VB_FWD(relu) VB_FWD(leaky) VB_FWD(sigmoid) VB_FWD(tanh) VB_FWD(gelu)
-    VB_FWD(silu)
+VB_FWD(relu)
+VB_FWD(leaky)
+VB_FWD(sigmoid)
+VB_FWD(tanh)
+VB_FWD(gelu)
+VB_FWD(silu)
+/* clang-format on */
 
-    /* Softmax per row: the maximum m of z + b (nothing stored); y = exp(z + b
-     * - m) and its sum (Z stored here when it is kept); y *= 1 / sum. Masked-
-     * off lanes load as -inf, so exp gives 0 there and they add nothing. The
-     * row's masked tail stays in registers and is stored last, after the next
-     * row's first vector is loaded (see the note above the other forward
-     * kernels); a row of at most W elements is one vector throughout. */
-    static void VB(fwd_softmax)(T *z, T *y, const T *b, size_t rows, size_t n,
-                                T alpha) {
+/* Softmax per row: the maximum m of z + b (nothing stored); y = exp(z + b
+ * - m) and its sum (Z stored here when it is kept); y *= 1 / sum. Masked-
+ * off lanes load as -inf, so exp gives 0 there and they add nothing. The
+ * row's masked tail stays in registers and is stored last, after the next
+ * row's first vector is loaded (see the note above the other forward
+ * kernels); a row of at most W elements is one vector throughout. */
+static void VB(fwd_softmax)(T *z, T *y, const T *b, size_t rows, size_t n,
+                            T alpha) {
   (void)alpha;
   const V ninf = V_SET1((T)-INFINITY);
   const size_t k = n % W, end = n - k;
