@@ -300,7 +300,34 @@ VB_FWD(silu)
  * off lanes load as -inf, so exp gives 0 there and they add nothing. The
  * row's masked tail stays in registers and is stored last, after the next
  * row's first vector is loaded (see the note above the other forward
- * kernels); a row of at most W elements is one vector throughout. */
+ * kernels). Rows shorter than a vector go through softmax_narrow. */
+#define VB_SOFTMAX_GROUP 8
+
+/* Softmax of rows of n < W elements, VB_SOFTMAX_GROUP rows at a time: all
+ * of a group's loads come before its masked stores, so only the group's
+ * first row can wait on the previous group's stores (a row's masked store
+ * reaches W elements, several narrow rows, ahead). */
+static void VB(softmax_narrow)(T *z, T *y, const T *b, size_t rows, size_t n) {
+  const int keep_z = b && z != y;
+  const V bv = b ? V_LOADN(b, n, (T)0) : V_SET1((T)0);
+  for (size_t i = 0; i < rows; i += VB_SOFTMAX_GROUP) {
+    size_t g = rows - i < VB_SOFTMAX_GROUP ? rows - i : VB_SOFTMAX_GROUP;
+    V v[VB_SOFTMAX_GROUP], e[VB_SOFTMAX_GROUP];
+    for (size_t r = 0; r < g; r++)
+      v[r] = V_ADD(V_LOADN(z + (i + r) * n, n, (T)-INFINITY), bv);
+    for (size_t r = 0; r < g; r++) {
+      V m = V_SET1(V_HMAX(v[r]));
+      e[r] = VB(vexp)(V_SUB(v[r], m));
+      e[r] = V_MUL(e[r], V_SET1((T)1 / V_HSUM(e[r])));
+    }
+    for (size_t r = 0; r < g; r++) {
+      if (keep_z)
+        V_STOREN(z + (i + r) * n, v[r], n);
+      V_STOREN(y + (i + r) * n, e[r], n);
+    }
+  }
+}
+
 static void VB(fwd_softmax)(T *z, T *y, const T *b, size_t rows, size_t n,
                             T alpha) {
   (void)alpha;
@@ -309,6 +336,10 @@ static void VB(fwd_softmax)(T *z, T *y, const T *b, size_t rows, size_t n,
   const int keep_z = b && z != y;
   if (rows == 0 || n == 0)
     return;
+  if (n < W) {
+    VB(softmax_narrow)(z, y, b, rows, n);
+    return;
+  }
   V first = end ? V_LOAD(z) : V_LOADN(z, k, (T)-INFINITY);
   for (size_t i = 0; i < rows; i++) {
     T *zr = z + i * n, *yr = y + i * n;
@@ -447,6 +478,7 @@ static void VB(bwd_softmax)(const T *z, const T *y, const T *dy, T *dz,
 }
 
 #undef VB_FWD
+#undef VB_SOFTMAX_GROUP
 #undef VB_BWD
 #undef VB_EXP_LO
 #undef VB_LN2_HI
