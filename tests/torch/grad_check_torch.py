@@ -11,7 +11,7 @@ each optimiser (SGD, momentum, Nesterov, Adam, AdamW; weight decay on the
 weights only, as libmlp does) in both, and the largest difference of the
 parameters after them.
 
-    /usr/bin/python3 scripts/grad-check-torch.py [build/lib/libmlp.so]
+    /usr/bin/python3 tests/torch/grad_check_torch.py [build/lib/libmlp.so]
 
 Exits 1 when a gradient differs by more than 1e-10 (relative) or a
 parameter by more than 1e-12, 77 when torch is missing.
@@ -30,7 +30,7 @@ except ImportError:
 
 here = os.path.dirname(os.path.abspath(__file__))
 lib_path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-    here, "..", "build", "lib", "libmlp.so")
+    here, "..", "..", "build", "lib", "libmlp.so")
 lib = C.CDLL(lib_path)
 sz = C.c_size_t
 vp = C.c_void_p

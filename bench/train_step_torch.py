@@ -3,7 +3,7 @@
 bench/train_bench.c: forward, cross-entropy (or MSE) loss, backward and an
 SGD-with-momentum update, float32, batch rows of random data.
 
-    OPENBLAS_CORETYPE=Cooperlake scripts/train-step-torch.py \
+    OPENBLAS_CORETYPE=Cooperlake bench/train_step_torch.py \
         [--workload mnist,deep] [--batch 256] [--threads 1,2]
 
 Prints the median (--stat min: the fastest) milliseconds per step over
