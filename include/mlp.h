@@ -347,10 +347,13 @@ MLP_API int mlp_ctx_threads(const mlp_ctx *ctx);
  *
  * A batch larger than the context's max_batch is processed in chunks of
  * max_batch rows, each chunk exactly as if passed alone; the context then
- * holds the last chunk's layers. Results do not depend on the chunking:
- * each row's output is a function of that row alone.
+ * holds the last chunk's layers. Each row's output depends on that row
+ * alone, but its last bits may depend on the number of rows passed
+ * together: a single row goes through the BLAS's GEMV, and a few narrow
+ * rows through the plain C kernels.
  *
- * Allocates nothing, takes no lock, does no I/O. Inputs are not scanned
+ * Allocates nothing and does no I/O; with one thread it takes no lock
+ * (mlp_ctx_set_threads: its workers meet at a barrier per pass). Inputs are not scanned
  * for NaN (that would cost a pass over x): NaN in x gives NaN in the rows
  * it touches. Errors: MLP_ERR_NULL, MLP_ERR_BATCH (batch 0),
  * MLP_ERR_CONTEXT (ctx made for another model). Thread-safe with other

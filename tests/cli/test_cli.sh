@@ -140,7 +140,15 @@ ok "run to csv" "$MLP" run "$M" "$T/x.csv" -o "$T/y.csv"
 awk -F, '{ s = $1 + $2 + $3; if (NF != 3 || s < 0.9999 || s > 1.0001) bad = 1 }
   END { exit bad }' "$T/y.csv" || fail "run: softmax rows do not sum to 1"
 ok "run in batches of 3" "$MLP" run --batch 3 "$M" "$T/x.csv" -o "$T/y3.csv"
-cmp -s "$T/y.csv" "$T/y3.csv" || fail "run: batch 3 differs from one batch"
+# Each row's output depends on that row alone, up to rounding: a chunk of
+# one row may take the BLAS's GEMV and narrow chunks the plain C kernels.
+paste -d, "$T/y.csv" "$T/y3.csv" | awk -F, '{
+  n = NF / 2
+  for (i = 1; i <= n; i++) {
+    d = $i - $(i + n); if (d < 0) d = -d
+    if (d > 1e-6) bad = 1
+  } } END { exit bad }' ||
+  fail "run: batch 3 differs from one batch by more than rounding"
 ok "run to npy" "$MLP" run --threads 1 "$M" "$T/x.csv" -o "$T/y.npy"
 head -c 6 "$T/y.npy" | od -c | grep -q 'N   U   M   P   Y' ||
   fail "run: y.npy is no .npy file"
