@@ -60,6 +60,113 @@ START_TEST(threads_share_one_model) {
 }
 END_TEST
 
+/*
+ * A context with worker threads (mlp_ctx_set_threads) gives the results
+ * of a one-thread context, within rounding: rows split across threads
+ * (batches above 16 rows per thread) or columns split (small batches),
+ * both dtypes and layouts, with and without MLP_CTX_KEEP, chunked.
+ */
+static double max_diff(mlp_dtype dt, const void *a, const void *b,
+                       size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs(tu_get(dt, a, i) - tu_get(dt, b, i));
+    if (!(d <= m))
+      m = d; /* NaN counts */
+  }
+  return m;
+}
+
+START_TEST(context_threads_match_one_thread) {
+  const size_t widths[] = {300, 512, 200, 10};
+  const mlp_act acts[] = {MLP_ACT_RELU, MLP_ACT_TANH, MLP_ACT_SOFTMAX};
+  const size_t batches[] = {1, 5, 40, 257};
+  const int quick = getenv("MLP_TEST_QUICK") != NULL;
+
+  mlp_blas_set_threads(1);
+  for (int d = 0; d < 2; d++)
+    for (int lay = 0; lay < 2; lay++)
+      for (unsigned keep = 0; keep <= MLP_CTX_KEEP; keep++)
+        for (size_t bi = 0; bi < 4; bi += quick ? 2 : 1) {
+          const mlp_dtype dt = d ? MLP_F64 : MLP_F32;
+          const size_t e = d ? 8 : 4, B = batches[bi];
+          const size_t mb = B > 40 ? (B + 1) / 2 : B; /* chunked too */
+          const double tol = d ? 1e-12 : 1e-5;
+          char *x = malloc(B * 300 * e), *y1 = malloc(B * 10 * e),
+               *y2 = malloc(B * 10 * e);
+          const void *z1, *z2;
+          size_t r1, r2;
+          mlp_model *m;
+          mlp_ctx *c1, *c2;
+
+          ck_assert_int_eq(mlp_model_create(&m, dt, 3, widths, acts,
+                                            lay ? MLP_LAYOUT_OUT_IN
+                                                : MLP_LAYOUT_IN_OUT),
+                           MLP_OK);
+          ck_assert_int_eq(mlp_model_init(m, MLP_INIT_XAVIER_UNIFORM, 7, 1),
+                           MLP_OK);
+          for (size_t i = 0; i < B * 300; i++)
+            tu_set(dt, x, i, sin((double)i * 0.37));
+          ck_assert_int_eq(mlp_ctx_create(&c1, m, mb, keep, NULL, 0),
+                           MLP_OK);
+          ck_assert_int_eq(mlp_ctx_create(&c2, m, mb, keep, NULL, 0),
+                           MLP_OK);
+          ck_assert_int_eq(mlp_ctx_set_threads(c2, 2 + (int)(bi % 2)),
+                           MLP_OK);
+          ck_assert_int_eq(mlp_ctx_threads(c2), 2 + (int)(bi % 2));
+          ck_assert_int_eq(mlp_forward(m, c1, x, B, y1), MLP_OK);
+          ck_assert_int_eq(mlp_forward(m, c2, x, B, y2), MLP_OK);
+          ck_assert_msg(max_diff(dt, y1, y2, B * 10) <= tol,
+                        "%s layout %d keep %u batch %zu: outputs differ by "
+                        "%g",
+                        mlp_dtype_name(dt), lay, keep, B,
+                        max_diff(dt, y1, y2, B * 10));
+          ck_assert_int_eq(mlp_ctx_layer(c1, 3, &z1, NULL, &r1), MLP_OK);
+          ck_assert_int_eq(mlp_ctx_layer(c2, 3, &z2, NULL, &r2), MLP_OK);
+          ck_assert_uint_eq(r1, r2);
+          ck_assert(max_diff(dt, z1, z2, r1 * 10) <= tol);
+          if (keep) {
+            ck_assert_int_eq(mlp_ctx_layer(c1, 2, NULL, &z1, &r1), MLP_OK);
+            ck_assert_int_eq(mlp_ctx_layer(c2, 2, NULL, &z2, &r2), MLP_OK);
+            ck_assert(max_diff(dt, z1, z2, r1 * 200) <= tol);
+          }
+          /* Back to one thread: the pool is released. */
+          ck_assert_int_eq(mlp_ctx_set_threads(c2, 1), MLP_OK);
+          ck_assert_int_eq(mlp_forward(m, c2, x, B, y2), MLP_OK);
+          ck_assert(max_diff(dt, y1, y2, B * 10) <= tol);
+          mlp_ctx_free(c1);
+          mlp_ctx_free(c2);
+          mlp_model_free(m);
+          free(x);
+          free(y1);
+          free(y2);
+        }
+}
+END_TEST
+
+START_TEST(context_threads_errors) {
+  const size_t widths[] = {4, 4};
+  const mlp_act act = MLP_ACT_RELU;
+  mlp_model *m;
+  mlp_ctx *c;
+
+  ck_assert_int_eq(
+      mlp_model_create(&m, MLP_F32, 1, widths, &act, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
+  ck_assert_int_eq(mlp_ctx_create(&c, m, 4, 0, NULL, 0), MLP_OK);
+  ck_assert_int_eq(mlp_ctx_set_threads(NULL, 2), MLP_ERR_NULL);
+  ck_assert_int_eq(mlp_ctx_set_threads(c, 0), MLP_ERR_ARG);
+  ck_assert_int_eq(mlp_ctx_set_threads(c, 65), MLP_ERR_ARG);
+  ck_assert_int_eq(mlp_ctx_threads(c), 1);
+  ck_assert_int_eq(mlp_ctx_threads(NULL), 0);
+  /* Freeing a context with running workers stops them (no leak under
+   * valgrind, no hang). */
+  ck_assert_int_eq(mlp_ctx_set_threads(c, 3), MLP_OK);
+  mlp_ctx_free(c);
+  mlp_model_free(m);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("threads");
   TCase *tc = tcase_create("threads");
@@ -68,6 +175,8 @@ int main(void) {
 
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, threads_share_one_model);
+  tcase_add_test(tc, context_threads_match_one_thread);
+  tcase_add_test(tc, context_threads_errors);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
