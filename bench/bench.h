@@ -107,19 +107,17 @@ typedef struct bench_env {
   const char *kernels;
   char cpu[256];
   long cores;
-  double peak;      /* per-core FP32 GFLOPS, 0 when not measured */
+  double peak; /* per-core FP32 GFLOPS, 0 when not measured */
   const char *peak_isa;
   mlp_dtype dtype;
-  double min_time;  /* seconds per repetition */
+  double min_time; /* seconds per repetition */
   int reps, passes;
   const char *model_file; /* NULL for workloads.json shapes */
-  int ctx_threads;  /* 1 when the library splits batches itself */
+  int ctx_threads;        /* 1 when the library splits batches itself */
 } bench_env;
 
-void bench_print_table(const bench_env *env, const bench_cell *cells,
-                       size_t n);
-void bench_print_json(const bench_env *env, const bench_cell *cells,
-                      size_t n);
+void bench_print_table(const bench_env *env, const bench_cell *cells, size_t n);
+void bench_print_json(const bench_env *env, const bench_cell *cells, size_t n);
 /* Writes the SVG chart; returns 0 or -1 after printing why. */
 int bench_write_svg(const char *path, const bench_env *env,
                     const bench_cell *cells, size_t n);

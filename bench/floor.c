@@ -45,7 +45,7 @@ struct bench_floor {
   size_t n_layers;
   size_t widths[BENCH_MAX_LAYERS + 1];
   void *w[BENCH_MAX_LAYERS]; /* copies of W_k, in the storage layout */
-  void *buf[2];                    /* ping-pong outputs */
+  void *buf[2];              /* ping-pong outputs */
 };
 
 bench_floor *bench_floor_create(const mlp_model *model, size_t rows) {
@@ -105,11 +105,11 @@ static void layer_f32(const bench_floor *f, const float *w, const float *in,
   if (rows == 1) {
     /* y = W^T x for W [k, n]; y = W x for W [n, k] */
     if (f->out_in)
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, w,
-                  (int)k, in, 1, 0.0f, out, 1);
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0f, w, (int)k,
+                  in, 1, 0.0f, out, 1);
     else
-      cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, w,
-                  (int)n, in, 1, 0.0f, out, 1);
+      cblas_sgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0f, w, (int)n,
+                  in, 1, 0.0f, out, 1);
     return;
   }
 #ifdef BENCH_HAVE_DNNL
@@ -122,27 +122,26 @@ static void layer_f32(const bench_floor *f, const float *w, const float *in,
   }
 #endif
   cblas_sgemm(CblasRowMajor, CblasNoTrans,
-              f->out_in ? CblasTrans : CblasNoTrans, (int)rows, (int)n,
-              (int)k, 1.0f, in, (int)k, w, f->out_in ? (int)k : (int)n, 0.0f,
-              out, (int)n);
+              f->out_in ? CblasTrans : CblasNoTrans, (int)rows, (int)n, (int)k,
+              1.0f, in, (int)k, w, f->out_in ? (int)k : (int)n, 0.0f, out,
+              (int)n);
 }
 
-static void layer_f64(const bench_floor *f, const double *w,
-                      const double *in, size_t rows, size_t k, size_t n,
-                      double *out) {
+static void layer_f64(const bench_floor *f, const double *w, const double *in,
+                      size_t rows, size_t k, size_t n, double *out) {
   if (rows == 1) {
     if (f->out_in)
-      cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0, w,
-                  (int)k, in, 1, 0.0, out, 1);
-    else
-      cblas_dgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0, w, (int)n,
+      cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)k, 1.0, w, (int)k,
                   in, 1, 0.0, out, 1);
+    else
+      cblas_dgemv(CblasRowMajor, CblasTrans, (int)k, (int)n, 1.0, w, (int)n, in,
+                  1, 0.0, out, 1);
     return;
   }
   cblas_dgemm(CblasRowMajor, CblasNoTrans,
-              f->out_in ? CblasTrans : CblasNoTrans, (int)rows, (int)n,
-              (int)k, 1.0, in, (int)k, w, f->out_in ? (int)k : (int)n, 0.0,
-              out, (int)n);
+              f->out_in ? CblasTrans : CblasNoTrans, (int)rows, (int)n, (int)k,
+              1.0, in, (int)k, w, f->out_in ? (int)k : (int)n, 0.0, out,
+              (int)n);
 }
 
 void bench_floor_run(bench_floor *f, const void *x, size_t rows) {

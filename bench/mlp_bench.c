@@ -57,37 +57,37 @@ typedef struct cell_acc {
 } cell_acc;
 
 static void usage(FILE *to) {
-  fprintf(to,
-    "usage: mlp-bench [options]\n"
-    "  --workload NAME[,NAME]  workloads of workloads.json (default: all)\n"
-    "  --batch N[,N]           batch sizes (default: each workload's list)\n"
-    "  --threads N[,N]         thread counts (default: 1)\n"
-    "  --dtype f32|f64         element type (default: f32)\n"
-    "  --layout in_out|out_in  weight storage of the model (default: "
-    "in_out)\n"
-    "  --kernels SET           reference, avx2 or avx512 (default: auto)\n"
-    "  --model FILE            a model file instead of workloads\n"
-    "  --floor cblas|dnnl      the floor's float GEMM (default: cblas)\n"
-    "  --workloads FILE        the workloads file (default: installed)\n"
-    "  --min-time S            seconds per timed repetition (default: 0.2)\n"
-    "  --reps N                timed repetitions per cell (default: 5)\n"
-    "  --passes N              run the whole matrix N times (default: 1)\n"
-    "  --peak GFLOPS           per-core FP32 peak; 0 skips it (default: "
-    "measure)\n"
-    "  --blas-threads          threads in the BLAS only (default: the "
-    "context's\n"
-    "                          threads split the batch, BLAS on 1 thread)\n"
-    "  --no-fix-core           keep OpenBLAS's generic core (default: "
-    "re-run with\n"
-    "                          OPENBLAS_CORETYPE set to the fix)\n"
-    "  --json                  JSON on stdout instead of the table\n"
-    "  --plot FILE.svg         also draw throughput against batch size\n"
-    "  --help, --version\n");
+  fprintf(
+      to,
+      "usage: mlp-bench [options]\n"
+      "  --workload NAME[,NAME]  workloads of workloads.json (default: all)\n"
+      "  --batch N[,N]           batch sizes (default: each workload's list)\n"
+      "  --threads N[,N]         thread counts (default: 1)\n"
+      "  --dtype f32|f64         element type (default: f32)\n"
+      "  --layout in_out|out_in  weight storage of the model (default: "
+      "in_out)\n"
+      "  --kernels SET           reference, avx2 or avx512 (default: auto)\n"
+      "  --model FILE            a model file instead of workloads\n"
+      "  --floor cblas|dnnl      the floor's float GEMM (default: cblas)\n"
+      "  --workloads FILE        the workloads file (default: installed)\n"
+      "  --min-time S            seconds per timed repetition (default: 0.2)\n"
+      "  --reps N                timed repetitions per cell (default: 5)\n"
+      "  --passes N              run the whole matrix N times (default: 1)\n"
+      "  --peak GFLOPS           per-core FP32 peak; 0 skips it (default: "
+      "measure)\n"
+      "  --blas-threads          threads in the BLAS only (default: the "
+      "context's\n"
+      "                          threads split the batch, BLAS on 1 thread)\n"
+      "  --no-fix-core           keep OpenBLAS's generic core (default: "
+      "re-run with\n"
+      "                          OPENBLAS_CORETYPE set to the fix)\n"
+      "  --json                  JSON on stdout instead of the table\n"
+      "  --plot FILE.svg         also draw throughput against batch size\n"
+      "  --help, --version\n");
 }
 
 static int die_usage(const char *what, const char *arg) {
-  fprintf(stderr, "mlp-bench: %s%s%s\n", what, arg ? ": " : "",
-          arg ? arg : "");
+  fprintf(stderr, "mlp-bench: %s%s%s\n", what, arg ? ": " : "", arg ? arg : "");
   usage(stderr);
   return 2;
 }
@@ -234,8 +234,7 @@ static const char *workloads_path(const options *o) {
  * the mlp program does (MLP_NO_BLAS_FIX=1 or --no-fix-core keeps the slow
  * core, with a warning). A set OPENBLAS_CORETYPE is always respected.
  */
-static void check_core(const options *o, const mlp_blas_info *b,
-                       char **argv) {
+static void check_core(const options *o, const mlp_blas_info *b, char **argv) {
   const char *env = getenv("OPENBLAS_CORETYPE");
   const char *no_fix = getenv("MLP_NO_BLAS_FIX");
   if (env && !*env)
@@ -246,9 +245,10 @@ static void check_core(const options *o, const mlp_blas_info *b,
     return;
   if (!o->no_fix_core && !(no_fix && !strcmp(no_fix, "1")) && !env &&
       b->suggested_core[0]) {
-    fprintf(stderr, "mlp-bench: note: OpenBLAS runs its generic '%s' "
-                    "core; re-running with OPENBLAS_CORETYPE=%s "
-                    "(MLP_NO_BLAS_FIX=1 disables this)\n",
+    fprintf(stderr,
+            "mlp-bench: note: OpenBLAS runs its generic '%s' "
+            "core; re-running with OPENBLAS_CORETYPE=%s "
+            "(MLP_NO_BLAS_FIX=1 disables this)\n",
             b->core, b->suggested_core);
     fflush(stderr);
     setenv("OPENBLAS_CORETYPE", b->suggested_core, 1);
@@ -297,8 +297,7 @@ static int run_forward(runner *r) {
 /* Seconds per call of `calls` calls of the forward pass (what = 0) or of
  * the floor (what = 1). */
 static double time_calls(runner *r, int what, long calls) {
-  mlp_blas_set_threads(what == 0 ? r->fwd_blas_threads
-                                 : r->floor_blas_threads);
+  mlp_blas_set_threads(what == 0 ? r->fwd_blas_threads : r->floor_blas_threads);
   double t0 = bench_now();
   if (what == 0)
     for (long i = 0; i < calls; i++)
@@ -351,8 +350,9 @@ static int check_split(const mlp_model *model, runner *r) {
   if (worst <= tol)
     rc = 0;
   else
-    fprintf(stderr, "mlp-bench: the threaded pass differs from one thread "
-                    "by %g (relative) at batch %zu\n",
+    fprintf(stderr,
+            "mlp-bench: the threaded pass differs from one thread "
+            "by %g (relative) at batch %zu\n",
             worst, r->batch);
 done:
   mlp_ctx_free(one);
@@ -360,9 +360,9 @@ done:
   return rc;
 }
 
-static int run_cell(const options *o, const mlp_model *model,
-                    const void *x, void *y, size_t batch, int threads,
-                    cell_acc *acc, size_t *workspace) {
+static int run_cell(const options *o, const mlp_model *model, const void *x,
+                    void *y, size_t batch, int threads, cell_acc *acc,
+                    size_t *workspace) {
   runner r = {model, NULL, NULL, x, y, batch, threads, threads};
   int rc = -1;
   if (mlp_blas_set_threads(threads) && threads != 1)
@@ -441,8 +441,8 @@ double bench_flops_per_sample(const mlp_model *model) {
   return s;
 }
 
-static int model_build(const options *o, const bench_workload *w,
-                       uint64_t seed, mlp_model **model) {
+static int model_build(const options *o, const bench_workload *w, uint64_t seed,
+                       mlp_model **model) {
   if (o->model_file) {
     mlp_load_options lo;
     memset(&lo, 0, sizeof lo);
@@ -456,8 +456,7 @@ static int model_build(const options *o, const bench_workload *w,
   if (mlp_model_create(model, o->dtype, w->n_layers, w->widths, w->acts,
                        o->layout) ||
       mlp_model_init(*model, MLP_INIT_XAVIER_UNIFORM, seed, 1.0)) {
-    fprintf(stderr, "mlp-bench: workload %s: %s\n", w->name,
-            mlp_last_error());
+    fprintf(stderr, "mlp-bench: workload %s: %s\n", w->name, mlp_last_error());
     mlp_model_free(*model);
     *model = NULL;
     return -1;
@@ -576,10 +575,16 @@ int main(int argc, char **argv) {
   size_t n_cells = 0;
   for (size_t w = 0; w < n_run; w++)
     n_cells += (o.n_batches ? o.n_batches : run[w]->n_batches) * o.n_threads;
+  if (n_cells == 0) {
+    fprintf(stderr, "mlp-bench: nothing to run (no batch sizes)\n");
+    return 2;
+  }
   bench_cell *cells = calloc(n_cells, sizeof *cells);
   cell_acc *accs = calloc(n_cells, sizeof *accs);
   if (!cells || !accs) {
     fprintf(stderr, "mlp-bench: out of memory\n");
+    free(cells);
+    free(accs);
     return 1;
   }
   size_t max_rows = 1;
@@ -597,7 +602,7 @@ int main(int argc, char **argv) {
         accs[c].lat = calloc((size_t)MAX_LAT * o.passes, sizeof(double));
         if (!accs[c].fwd_sps || !accs[c].floor_sps || !accs[c].lat) {
           fprintf(stderr, "mlp-bench: out of memory\n");
-          return 1;
+          exit(1);
         }
         if (bl[b] > max_rows)
           max_rows = bl[b];

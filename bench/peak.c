@@ -82,8 +82,7 @@ double bench_peak_measure(const char **isa) {
   if (__builtin_cpu_supports("avx512f")) {
     loop = loop_avx512;
     *isa = "avx512";
-  } else if (__builtin_cpu_supports("avx2") &&
-             __builtin_cpu_supports("fma")) {
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     loop = loop_avx2;
     *isa = "avx2";
   }

@@ -59,12 +59,12 @@ static const char *fmt_bytes(double b, char *buf, size_t n) {
 
 static void print_header(FILE *to, const bench_env *e) {
   const mlp_blas_info *b = &e->blas;
-  fprintf(to, "libmlp %s, %s, %d x %d timed repetitions of >= %.2g s "
-              "per cell after a warm-up\n",
+  fprintf(to,
+          "libmlp %s, %s, %d x %d timed repetitions of >= %.2g s "
+          "per cell after a warm-up\n",
           mlp_version(), mlp_dtype_name(e->dtype), e->passes, e->reps,
           e->min_time);
-  fprintf(to, "CPU: %s, %ld cores online", e->cpu[0] ? e->cpu : "?",
-          e->cores);
+  fprintf(to, "CPU: %s, %ld cores online", e->cpu[0] ? e->cpu : "?", e->cores);
   if (e->peak > 0)
     fprintf(to, "; FP32 peak %.1f GFLOPS per core (measured, %s FMA loop)",
             e->peak, e->peak_isa[0] ? e->peak_isa : "given");
@@ -86,8 +86,7 @@ static void print_header(FILE *to, const bench_env *e) {
             b->suggested_core);
 }
 
-void bench_print_table(const bench_env *e, const bench_cell *cells,
-                       size_t n) {
+void bench_print_table(const bench_env *e, const bench_cell *cells, size_t n) {
   print_header(stdout, e);
   printf("\n%-8s %6s %3s %9s %19s %9s %9s %7s %5s %9s %6s %10s %10s\n",
          "workload", "batch", "thr", "samples/s", "[min .. max]", "p50 lat",
@@ -163,8 +162,7 @@ static cJSON *json_cell(const bench_cell *c) {
   return o;
 }
 
-void bench_print_json(const bench_env *e, const bench_cell *cells,
-                      size_t n) {
+void bench_print_json(const bench_env *e, const bench_cell *cells, size_t n) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "schema", SCHEMA);
   cJSON_AddStringToObject(root, "libmlp_version", mlp_version());
@@ -179,8 +177,7 @@ void bench_print_json(const bench_env *e, const bench_cell *cells,
   cJSON_AddStringToObject(m, "peak_isa", e->peak_isa);
   json_add_blas(root, &e->blas);
   cJSON_AddStringToObject(root, "kernels", e->kernels);
-  cJSON_AddStringToObject(root, "floor_provider",
-                          bench_floor_provider_name());
+  cJSON_AddStringToObject(root, "floor_provider", bench_floor_provider_name());
   cJSON_AddStringToObject(root, "threading",
                           e->ctx_threads ? "context" : "blas");
   cJSON *t = cJSON_AddObjectToObject(root, "timing");
@@ -224,10 +221,11 @@ static double ax_map(const axis *a, double v, double px0, double px1) {
   return px0 + t * (px1 - px0);
 }
 
-static void svg_text(FILE *f, double x, double y, const char *anchor,
-                     int size, const char *text) {
-  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" "
-             "font-size=\"%d\">",
+static void svg_text(FILE *f, double x, double y, const char *anchor, int size,
+                     const char *text) {
+  fprintf(f,
+          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" "
+          "font-size=\"%d\">",
           x, y, anchor, size);
   for (const char *p = text; *p; p++) {
     if (*p == '<')
@@ -246,15 +244,19 @@ static void svg_panel(FILE *f, double ox, double oy, const bench_cell *cells,
                       size_t n, const bench_workload *wl, const int *thr,
                       size_t n_thr) {
   double bmin = 1e300, bmax = 0, ymin = 1e300, ymax = 0;
+  size_t used = 0;
   for (size_t i = 0; i < n; i++) {
     const bench_cell *c = &cells[i];
     if (c->wl != wl)
       continue;
+    used++;
     bmin = fmin(bmin, (double)c->batch);
     bmax = fmax(bmax, (double)c->batch);
     ymin = fmin(ymin, fmin(c->sps_min, c->floor_sps_med));
     ymax = fmax(ymax, fmax(c->sps_max, c->floor_sps_med));
   }
+  if (used == 0 || bmax <= 0 || ymax <= 0)
+    return; /* nothing measured to draw */
   axis ax = {log10(bmin) - 0.15, log10(bmax) + 0.15};
   axis ay = {floor(log10(ymin) * 4) / 4, ceil(log10(ymax) * 4) / 4};
   if (ay.hi - ay.lo < 0.5)
@@ -262,8 +264,9 @@ static void svg_panel(FILE *f, double ox, double oy, const bench_cell *cells,
   double x0 = ox + ML, x1 = ox + PW - MR, y0 = oy + PH - MB, y1 = oy + MT;
   char buf[64], lab[96];
 
-  fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-             "fill=\"white\" stroke=\"#999\"/>\n",
+  fprintf(f,
+          "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+          "fill=\"white\" stroke=\"#999\"/>\n",
           x0, y1, x1 - x0, y0 - y1);
   snprintf(lab, sizeof lab, "%s (", wl->name);
   for (size_t k = 0; k <= wl->n_layers && strlen(lab) < 70; k++) {
@@ -281,8 +284,9 @@ static void svg_panel(FILE *f, double ox, double oy, const bench_cell *cells,
       if (log10(v) < ay.lo - 1e-9 || log10(v) > ay.hi + 1e-9)
         continue;
       double y = ax_map(&ay, v, y0, y1);
-      fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                 "stroke=\"%s\"/>\n",
+      fprintf(f,
+              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+              "stroke=\"%s\"/>\n",
               x0, y, x1, y, j ? "#eee" : "#ccc");
       svg_text(f, x0 - 6, y + 4, "end", 11, fmt_si(v, buf, sizeof buf));
     }
@@ -293,32 +297,35 @@ static void svg_panel(FILE *f, double ox, double oy, const bench_cell *cells,
                               cells[i - 1].batch == cells[i].batch))
       continue;
     double x = ax_map(&ax, (double)cells[i].batch, x0, x1);
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-               "stroke=\"#eee\"/>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+            "stroke=\"#eee\"/>\n",
             x, y0, x, y1);
     snprintf(buf, sizeof buf, "%zu", cells[i].batch);
     svg_text(f, x, y0 + 16, "middle", 11, buf);
   }
   svg_text(f, (x0 + x1) / 2, y0 + 36, "middle", 12, "batch size (rows)");
-  fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
-             "font-size=\"12\" transform=\"rotate(-90 %.1f %.1f)\">"
-             "samples/s</text>\n",
+  fprintf(f,
+          "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+          "font-size=\"12\" transform=\"rotate(-90 %.1f %.1f)\">"
+          "samples/s</text>\n",
           ox + 16, (y0 + y1) / 2, ox + 16, (y0 + y1) / 2);
 
   for (size_t t = 0; t < n_thr; t++) {
     const char *col = colour[t % 6];
     for (int floor_line = 1; floor_line >= 0; floor_line--) {
-      fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\""
-                 "%s points=\"",
+      fprintf(f,
+              "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"%s\""
+              "%s points=\"",
               col, floor_line ? "1.5" : "2.5",
               floor_line ? " stroke-dasharray=\"6 4\"" : "");
       for (size_t i = 0; i < n; i++) {
         const bench_cell *c = &cells[i];
         if (c->wl != wl || c->threads != thr[t])
           continue;
-        fprintf(f, "%.1f,%.1f ", ax_map(&ax, (double)c->batch, x0, x1),
-                ax_map(&ay, floor_line ? c->floor_sps_med : c->sps_med, y0,
-                       y1));
+        fprintf(
+            f, "%.1f,%.1f ", ax_map(&ax, (double)c->batch, x0, x1),
+            ax_map(&ay, floor_line ? c->floor_sps_med : c->sps_med, y0, y1));
       }
       fputs("\"/>\n", f);
     }
@@ -327,21 +334,24 @@ static void svg_panel(FILE *f, double ox, double oy, const bench_cell *cells,
       if (c->wl != wl || c->threads != thr[t])
         continue;
       double x = ax_map(&ax, (double)c->batch, x0, x1);
-      fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                 "stroke=\"%s\" stroke-width=\"1.5\"/>\n",
+      fprintf(f,
+              "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+              "stroke=\"%s\" stroke-width=\"1.5\"/>\n",
               x, ax_map(&ay, c->sps_min, y0, y1), x,
               ax_map(&ay, c->sps_max, y0, y1), col);
-      fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n",
-              x, ax_map(&ay, c->sps_med, y0, y1), col);
-      fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" "
-                 "fill=\"white\" stroke=\"%s\"/>\n",
+      fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n", x,
+              ax_map(&ay, c->sps_med, y0, y1), col);
+      fprintf(f,
+              "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" "
+              "fill=\"white\" stroke=\"%s\"/>\n",
               x - 3.5, ax_map(&ay, c->floor_sps_med, y0, y1) - 3.5, col);
       /* forward/floor time ratio next to the point */
       snprintf(buf, sizeof buf, "%.2f", c->ratio);
-      fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
-                 "fill=\"%s\">%s</text>\n",
-              x + 6, ax_map(&ay, c->sps_med, y0, y1) + (t % 2 ? 14 : -6),
-              col, buf);
+      fprintf(f,
+              "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" "
+              "fill=\"%s\">%s</text>\n",
+              x + 6, ax_map(&ay, c->sps_med, y0, y1) + (t % 2 ? 14 : -6), col,
+              buf);
     }
   }
 }
@@ -368,11 +378,12 @@ int bench_write_svg(const char *path, const bench_env *e,
   }
   size_t cols = n_wl > 1 ? 2 : 1, rows = (n_wl + cols - 1) / cols;
   double w = (double)(cols * PW), h = (double)(rows * PH) + 110;
-  fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
-             "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-             "font-family=\"sans-serif\">\n"
-             "<rect width=\"100%%\" height=\"100%%\" fill=\"#fafafa\"/>\n",
+  fprintf(f,
+          "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+          "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+          "font-family=\"sans-serif\">\n"
+          "<rect width=\"100%%\" height=\"100%%\" fill=\"#fafafa\"/>\n",
           w, h, w, h);
   char title[512];
   snprintf(title, sizeof title,
@@ -380,32 +391,37 @@ int bench_write_svg(const char *path, const bench_env *e,
            mlp_version(), mlp_dtype_name(e->dtype), e->blas.vendor,
            e->blas.version, e->blas.core);
   svg_text(f, w / 2, 24, "middle", 16, title);
-  snprintf(title, sizeof title, "%s, kernels %s, median of %d runs of "
+  snprintf(title, sizeof title,
+           "%s, kernels %s, median of %d runs of "
            ">= %.2g s; bars: min..max; labels: forward time / floor time",
            e->cpu, e->kernels, e->reps * e->passes, e->min_time);
   svg_text(f, w / 2, 44, "middle", 11, title);
-  for (size_t i = 0; i < n_wl; i++)
-    svg_panel(f, (double)(i % cols) * PW, 50 + (double)(i / cols) * PH,
-              cells, n, wls[i], thr, n_thr);
+  for (size_t i = 0; i < n_wl; i++) {
+    const size_t col = i % cols, row = i / cols; /* panels on a grid */
+    svg_panel(f, (double)col * PW, 50 + (double)row * PH, cells, n, wls[i], thr,
+              n_thr);
+  }
 
   /* legend */
   double ly = 50 + (double)rows * PH + 20, lx = 20;
   for (size_t t = 0; t < n_thr; t++) {
     char lab[64];
     const char *col = colour[t % 6];
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-               "stroke=\"%s\" stroke-width=\"2.5\"/>\n"
-               "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+            "stroke=\"%s\" stroke-width=\"2.5\"/>\n"
+            "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"/>\n",
             lx, ly, lx + 30, ly, col, lx + 15, ly, col);
     snprintf(lab, sizeof lab, "libmlp, %d thread%s", thr[t],
              thr[t] == 1 ? "" : "s");
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s</text>\n",
             lx + 36, ly + 4, lab);
-    fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-               "stroke=\"%s\" stroke-width=\"1.5\" "
-               "stroke-dasharray=\"6 4\"/>\n"
-               "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" "
-               "fill=\"white\" stroke=\"%s\"/>\n",
+    fprintf(f,
+            "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+            "stroke=\"%s\" stroke-width=\"1.5\" "
+            "stroke-dasharray=\"6 4\"/>\n"
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"7\" height=\"7\" "
+            "fill=\"white\" stroke=\"%s\"/>\n",
             lx, ly + 22, lx + 30, ly + 22, col, lx + 11.5, ly + 18.5, col);
     snprintf(lab, sizeof lab, "GEMM floor, %d thread%s", thr[t],
              thr[t] == 1 ? "" : "s");

@@ -68,7 +68,7 @@ void bench_cpu_name(char *buf, size_t n) {
     return;
   char line[512];
   while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10))
+    if (strncmp(line, "model name", 10) != 0)
       continue;
     const char *v = strchr(line, ':');
     if (!v)

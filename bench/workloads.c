@@ -59,24 +59,24 @@ static int workload_parse(const cJSON *o, const size_t *dflt, size_t n_dflt,
   snprintf(w->name, sizeof w->name, "%s", o->string);
   size_t nd = 0;
   if (sizes_get(cJSON_GetObjectItemCaseSensitive(o, "dims"), w->widths,
-                BENCH_MAX_LAYERS + 1, &nd) || nd < 2) {
+                BENCH_MAX_LAYERS + 1, &nd) ||
+      nd < 2) {
     fprintf(stderr, "%s: workload %s: bad \"dims\"\n", path, w->name);
     return -1;
   }
   w->n_layers = nd - 1;
   const cJSON *acts = cJSON_GetObjectItemCaseSensitive(o, "activations");
-  if (!cJSON_IsArray(acts) ||
-      (size_t)cJSON_GetArraySize(acts) != w->n_layers) {
-    fprintf(stderr, "%s: workload %s: need %zu activations\n", path,
-            w->name, w->n_layers);
+  if (!cJSON_IsArray(acts) || (size_t)cJSON_GetArraySize(acts) != w->n_layers) {
+    fprintf(stderr, "%s: workload %s: need %zu activations\n", path, w->name,
+            w->n_layers);
     return -1;
   }
   size_t k = 0;
   const cJSON *a;
   cJSON_ArrayForEach(a, acts) {
     if (!cJSON_IsString(a) || mlp_act_parse(a->valuestring, &w->acts[k])) {
-      fprintf(stderr, "%s: workload %s: unknown activation %s\n", path,
-              w->name, cJSON_IsString(a) ? a->valuestring : "(not text)");
+      fprintf(stderr, "%s: workload %s: unknown activation %s\n", path, w->name,
+              cJSON_IsString(a) ? a->valuestring : "(not text)");
       return -1;
     }
     k++;

@@ -19,7 +19,7 @@ static int fail(const char *what, int status) {
 int main(void) {
   const size_t widths[] = {4, 8, 3};
   const mlp_act acts[] = {MLP_ACT_RELU, MLP_ACT_SOFTMAX};
-  const float x[2 * 4] = {0.5f, -1.0f, 2.0f, 0.0f, /* row 0 */
+  const float x[2 * 4] = {0.5f, -1.0f, 2.0f,  0.0f,  /* row 0 */
                           1.5f, 0.25f, -0.5f, 1.0f}; /* row 1 */
   const int32_t labels[2] = {2, 0};
   float y[2 * 3];

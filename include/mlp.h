@@ -63,23 +63,23 @@ MLP_API int mlp_version_number(void);
 
 typedef enum mlp_status {
   MLP_OK = 0,
-  MLP_ERR_NULL = -1,        /* a required pointer argument is NULL */
-  MLP_ERR_ARG = -2,         /* an argument is out of its range */
-  MLP_ERR_SHAPE = -3,       /* widths or shapes that do not chain */
-  MLP_ERR_OVERFLOW = -4,    /* a size computation overflows size_t */
-  MLP_ERR_NOMEM = -5,       /* the allocator returned NULL */
-  MLP_ERR_ACTIVATION = -6,  /* unknown activation */
-  MLP_ERR_DTYPE = -7,       /* unknown dtype, or not the model's */
-  MLP_ERR_BATCH = -8,       /* batch of 0 rows, or too large */
-  MLP_ERR_CONTEXT = -9,     /* context made for another model */
-  MLP_ERR_NONFINITE = -10,  /* NaN or infinity where finite is required */
-  MLP_ERR_LABEL = -11,      /* class label outside [0, width) */
-  MLP_ERR_LOSS = -12,       /* unknown loss, or wrong for the output layer */
-  MLP_ERR_STATE = -13,      /* call out of order (e.g. no pass ran yet) */
+  MLP_ERR_NULL = -1,         /* a required pointer argument is NULL */
+  MLP_ERR_ARG = -2,          /* an argument is out of its range */
+  MLP_ERR_SHAPE = -3,        /* widths or shapes that do not chain */
+  MLP_ERR_OVERFLOW = -4,     /* a size computation overflows size_t */
+  MLP_ERR_NOMEM = -5,        /* the allocator returned NULL */
+  MLP_ERR_ACTIVATION = -6,   /* unknown activation */
+  MLP_ERR_DTYPE = -7,        /* unknown dtype, or not the model's */
+  MLP_ERR_BATCH = -8,        /* batch of 0 rows, or too large */
+  MLP_ERR_CONTEXT = -9,      /* context made for another model */
+  MLP_ERR_NONFINITE = -10,   /* NaN or infinity where finite is required */
+  MLP_ERR_LABEL = -11,       /* class label outside [0, width) */
+  MLP_ERR_LOSS = -12,        /* unknown loss, or wrong for the output layer */
+  MLP_ERR_STATE = -13,       /* call out of order (e.g. no pass ran yet) */
   MLP_ERR_UNSUPPORTED = -14, /* not available on this CPU or build */
-  MLP_ERR_IO = -15,         /* a system call on a file failed */
-  MLP_ERR_FORMAT = -16,     /* a file's contents are malformed */
-  MLP_ERR_INTERRUPTED = -17 /* stopped on request (e.g. by a signal) */
+  MLP_ERR_IO = -15,          /* a system call on a file failed */
+  MLP_ERR_FORMAT = -16,      /* a file's contents are malformed */
+  MLP_ERR_INTERRUPTED = -17  /* stopped on request (e.g. by a signal) */
 } mlp_status;
 
 /* The constant name of a status ("MLP_ERR_SHAPE"), or "MLP_ERR_UNKNOWN". */
@@ -282,8 +282,9 @@ MLP_API int mlp_model_init(mlp_model *model, mlp_init init, uint64_t seed,
 typedef struct mlp_ctx mlp_ctx;
 
 /* Context flags. */
-#define MLP_CTX_KEEP 1u /* keep every layer's Z_k and Y_k of the last pass
-                           (for inspection and the backward pass) */
+#define MLP_CTX_KEEP                                                           \
+  1u /* keep every layer's Z_k and Y_k of the last pass                        \
+        (for inspection and the backward pass) */
 
 /*
  * Bytes of workspace a context for `model` with at most max_batch rows
@@ -292,8 +293,8 @@ typedef struct mlp_ctx mlp_ctx;
  * Without MLP_CTX_KEEP it is two activations of the widest layer per row;
  * with it, Z_k and Y_k of every layer.
  */
-MLP_API size_t mlp_ctx_workspace_size(const mlp_model *model,
-                                      size_t max_batch, unsigned flags);
+MLP_API size_t mlp_ctx_workspace_size(const mlp_model *model, size_t max_batch,
+                                      unsigned flags);
 
 /*
  * Creates the per-thread scratch state for passes of `model` with at most
@@ -353,9 +354,9 @@ MLP_API int mlp_ctx_threads(const mlp_ctx *ctx);
  * rows through the plain C kernels.
  *
  * Allocates nothing and does no I/O; with one thread it takes no lock
- * (mlp_ctx_set_threads: its workers meet at a barrier per pass). Inputs are not scanned
- * for NaN (that would cost a pass over x): NaN in x gives NaN in the rows
- * it touches. Errors: MLP_ERR_NULL, MLP_ERR_BATCH (batch 0),
+ * (mlp_ctx_set_threads: its workers meet at a barrier per pass). Inputs are not
+ * scanned for NaN (that would cost a pass over x): NaN in x gives NaN in the
+ * rows it touches. Errors: MLP_ERR_NULL, MLP_ERR_BATCH (batch 0),
  * MLP_ERR_CONTEXT (ctx made for another model). Thread-safe with other
  * passes on the same model through other contexts.
  */
@@ -389,12 +390,12 @@ MLP_API int mlp_loss_cross_entropy(mlp_dtype dtype, const void *logits,
                                    const int32_t *labels, double *per_sample,
                                    double *mean);
 MLP_API int mlp_loss_mse(mlp_dtype dtype, const void *y, size_t batch,
-                         size_t width, const void *targets,
-                         double *per_sample, double *mean);
+                         size_t width, const void *targets, double *per_sample,
+                         double *mean);
 /* Binary cross-entropy from logits; targets in [0, 1]. */
 MLP_API int mlp_loss_bce(mlp_dtype dtype, const void *logits, size_t batch,
-                         size_t width, const void *targets,
-                         double *per_sample, double *mean);
+                         size_t width, const void *targets, double *per_sample,
+                         double *mean);
 
 /*
  * The loss of the last pass through ctx (its last chunk when it was
@@ -412,8 +413,7 @@ MLP_API int mlp_argmax(mlp_dtype dtype, const void *y, size_t batch,
                        size_t width, int32_t *pred);
 /* *accuracy = fraction of rows whose argmax equals labels[i]. */
 MLP_API int mlp_accuracy(mlp_dtype dtype, const void *y, size_t batch,
-                         size_t width, const int32_t *labels,
-                         double *accuracy);
+                         size_t width, const int32_t *labels, double *accuracy);
 
 /* ------------------------------------------------------------------------
  * Vector kernels
@@ -452,18 +452,18 @@ MLP_API const char *mlp_kernels_env_error(void);
  */
 
 typedef struct mlp_blas_info {
-  const char *vendor;   /* "OpenBLAS", "BLIS", "MKL", or "CBLAS" */
-  const char *version;  /* vendor's version string, or "" */
-  const char *config;   /* vendor's build configuration string, or "" */
-  const char *core;     /* the kernel core in use (OpenBLAS), or "" */
-  int threads;          /* threads the BLAS uses, or 0 if unknown */
+  const char *vendor;  /* "OpenBLAS", "BLIS", "MKL", or "CBLAS" */
+  const char *version; /* vendor's version string, or "" */
+  const char *config;  /* vendor's build configuration string, or "" */
+  const char *core;    /* the kernel core in use (OpenBLAS), or "" */
+  int threads;         /* threads the BLAS uses, or 0 if unknown */
   /* 1 when the BLAS runs a generic core that is much slower than one
    * the CPU supports (OpenBLAS 0.3.21 picks "Prescott" on CPUs it does
    * not know); suggested_core then names the fix: run with
    * OPENBLAS_CORETYPE=<suggested_core> in the environment. */
   int slow_core;
   const char *suggested_core; /* "" when there is nothing to suggest */
-  const char *cpu;      /* the CPU's brand string, or "" */
+  const char *cpu;            /* the CPU's brand string, or "" */
 } mlp_blas_info;
 
 /* Fills *info; the strings are static and stay valid. Thread-safe. */
@@ -596,8 +596,8 @@ typedef enum mlp_csv_header {
 #define MLP_CSV_LABEL_LAST (-2) /* csv_label_column: the last column */
 
 typedef struct mlp_dataset_options {
-  mlp_format format;   /* MLP_FORMAT_AUTO */
-  mlp_dtype dtype;     /* MLP_F32: the type mlp_dataset_read writes */
+  mlp_format format; /* MLP_FORMAT_AUTO */
+  mlp_dtype dtype;   /* MLP_F32: the type mlp_dataset_read writes */
   /* Factor applied to integer .npy/IDX data (u8 pixels: 1.0 / 255) and to
    * every CSV value; float .npy/IDX data is never scaled. 1.0 by default.
    * Must be finite. */
@@ -723,9 +723,8 @@ typedef struct mlp_writer mlp_writer;
  * MLP_ERR_ARG, MLP_ERR_DTYPE, MLP_ERR_IO, MLP_ERR_NOMEM. Thread-safe
  * (one writer per thread afterwards).
  */
-MLP_API int mlp_writer_open(mlp_writer **w, const char *path,
-                            mlp_dtype dtype, size_t cols, mlp_format format,
-                            unsigned flags);
+MLP_API int mlp_writer_open(mlp_writer **w, const char *path, mlp_dtype dtype,
+                            size_t cols, mlp_format format, unsigned flags);
 /* Appends rows x cols values (row-major, the writer's dtype). Errors:
  * MLP_ERR_NULL, MLP_ERR_IO (disk full...), MLP_ERR_OVERFLOW. After an
  * error only mlp_writer_abort is useful. */

@@ -32,12 +32,12 @@
 static atomic_int dnnl_threads; /* 0: OpenMP's default */
 
 static void sgemm_dnnl(int trans_b, int m, int n, int k, const float *a,
-                      int lda, const float *b, int ldb, float *c, int ldc) {
+                       int lda, const float *b, int ldb, float *c, int ldc) {
   int t = atomic_load_explicit(&dnnl_threads, memory_order_relaxed);
   if (t > 0 && omp_get_max_threads() != t)
     omp_set_num_threads(t);
-  dnnl_sgemm('N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f,
-             c, ldc);
+  dnnl_sgemm('N', trans_b ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c,
+             ldc);
 }
 #define SGEMM_NN_OR_NT(tb, m, n, k, a, lda, b, ldb, c, ldc)                    \
   sgemm_dnnl(tb, m, n, k, a, lda, b, ldb, c, ldc)
@@ -57,13 +57,13 @@ static void sgemm_dnnl(int trans_b, int m, int n, int k, const float *a,
 #define SMALL_MACS 4096
 
 #define SMALL_GEMM(NAME, T)                                                    \
-  static void NAME(const T *restrict w, int out_in, const T *restrict in,     \
-                   size_t rows, size_t n_in, size_t n_out, T *restrict out) { \
+  static void NAME(const T *restrict w, int out_in, const T *restrict in,      \
+                   size_t rows, size_t n_in, size_t n_out, T *restrict out) {  \
     const size_t sj = out_in ? n_in : 1, sp = out_in ? 1 : n_out;              \
     for (size_t i = 0; i < rows; i++) {                                        \
       const T *x = in + i * n_in;                                              \
       for (size_t j = 0; j < n_out; j++) {                                     \
-        /* one output at a time, in a register: no store-to-load chain */    \
+        /* one output at a time, in a register: no store-to-load chain */      \
         const T *wj = w + j * sj;                                              \
         T acc = 0;                                                             \
         for (size_t p = 0; p < n_in; p++)                                      \
@@ -75,8 +75,8 @@ static void sgemm_dnnl(int trans_b, int m, int n, int k, const float *a,
 SMALL_GEMM(small_gemm_f32, float)
 SMALL_GEMM(small_gemm_f64, double)
 
-void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in,
-                     size_t rows, void *out) {
+void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in, size_t rows,
+                     void *out) {
   const mlp__layer *l = &m->layers[k - 1];
   const int n_in = (int)l->in, n_out = (int)l->out;
   const int out_in = m->storage == MLP_LAYOUT_OUT_IN;
@@ -105,10 +105,9 @@ void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in,
     SGEMM_NN_OR_NT(out_in, (int)rows, n_out, n_in, in, n_in, mlp__w(m, k),
                    out_in ? n_in : n_out, out, n_out);
   else
-    cblas_dgemm(CblasRowMajor, CblasNoTrans,
-                out_in ? CblasTrans : CblasNoTrans, (int)rows, n_out, n_in,
-                1.0, in, n_in, mlp__w(m, k), out_in ? n_in : n_out, 0.0,
-                out, n_out);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, out_in ? CblasTrans : CblasNoTrans,
+                (int)rows, n_out, n_in, 1.0, in, n_in, mlp__w(m, k),
+                out_in ? n_in : n_out, 0.0, out, n_out);
 }
 
 void mlp__layer_gemm_cols(const mlp_model *m, size_t k, const void *in,
@@ -139,20 +138,20 @@ void mlp__layer_gemm_cols(const mlp_model *m, size_t k, const void *in,
                   out_in ? n_in : n_out, in, 1, 0.0, z, 1);
     else
       cblas_dgemm(CblasRowMajor, CblasNoTrans,
-                  out_in ? CblasTrans : CblasNoTrans, (int)rows, n, n_in,
-                  1.0, in, n_in, w, out_in ? n_in : n_out, 0.0, z, n_out);
+                  out_in ? CblasTrans : CblasNoTrans, (int)rows, n, n_in, 1.0,
+                  in, n_in, w, out_in ? n_in : n_out, 0.0, z, n_out);
   }
 }
 
-void mlp__gemm(mlp_dtype dtype, int trans_a, int trans_b, size_t m,
-               size_t n, size_t k, double alpha, const void *a, size_t lda,
-               const void *b, size_t ldb, double beta, void *c, size_t ldc) {
+void mlp__gemm(mlp_dtype dtype, int trans_a, int trans_b, size_t m, size_t n,
+               size_t k, double alpha, const void *a, size_t lda, const void *b,
+               size_t ldb, double beta, void *c, size_t ldc) {
   const enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
   const enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
 
   if (dtype == MLP_F32)
-    cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, (float)alpha,
-                a, (int)lda, b, (int)ldb, (float)beta, c, (int)ldc);
+    cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, (float)alpha, a,
+                (int)lda, b, (int)ldb, (float)beta, c, (int)ldc);
   else
     cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, a,
                 (int)lda, b, (int)ldb, beta, c, (int)ldc);
@@ -177,10 +176,10 @@ static set_int_fn set_threads;
 /* Cores of OpenBLAS that run without AVX2 and FMA: on a CPU that has them
  * these are several times slower than its own core. */
 static const char *const generic_cores[] = {
-    "Prescott",  "Core2",   "Penryn",    "Dunnington", "Nehalem",
-    "Atom",      "Katmai",  "Coppermine", "Northwood", "Banias",
-    "Sandybridge", "Opteron", "Barcelona", "Bobcat",    "Athlon",
-    "Unknown",
+    "Prescott",  "Core2",  "Penryn",      "Dunnington",
+    "Nehalem",   "Atom",   "Katmai",      "Coppermine",
+    "Northwood", "Banias", "Sandybridge", "Opteron",
+    "Barcelona", "Bobcat", "Athlon",      "Unknown",
 };
 
 /* dlsym for a function: ISO C has no conversion from void * to a function
@@ -240,8 +239,8 @@ static void detect(void) {
     snprintf(config_buf, sizeof config_buf, "%s", cfg ? cfg : "");
     /* The config string starts "OpenBLAS 0.3.21 DYNAMIC_ARCH ...". */
     ver = strncmp(config_buf, "OpenBLAS ", 9) == 0 ? config_buf + 9 : "";
-    snprintf(version_buf, sizeof version_buf, "%.*s",
-             (int)strcspn(ver, " "), ver);
+    snprintf(version_buf, sizeof version_buf, "%.*s", (int)strcspn(ver, " "),
+             ver);
     if (ob_core)
       snprintf(core_buf, sizeof core_buf, "%s", ob_core());
 #ifdef MLP_HAVE_DNNL
@@ -256,8 +255,7 @@ static void detect(void) {
 #endif
     get_threads = (int_fn)sym("openblas_get_num_threads");
     set_threads = (set_int_fn)sym("openblas_set_num_threads");
-    for (size_t i = 0; i < sizeof generic_cores / sizeof *generic_cores;
-         i++) {
+    for (size_t i = 0; i < sizeof generic_cores / sizeof *generic_cores; i++) {
       if (strcasecmp(core_buf, generic_cores[i]) == 0 &&
           best_openblas_core()[0]) {
         info.slow_core = 1;

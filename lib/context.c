@@ -22,15 +22,15 @@
 #define SPIN_LOOPS 20000
 
 struct mlp__pool {
-  int n;                  /* threads, the caller included */
-  atomic_int arrived;     /* barrier: parts that reached it */
-  atomic_uint phase;      /* barrier: bumped when all have */
+  int n;              /* threads, the caller included */
+  atomic_int arrived; /* barrier: parts that reached it */
+  atomic_uint phase;  /* barrier: bumped when all have */
   pthread_t tid[MLP__MAX_THREADS];
-  int started;            /* worker threads running */
+  int started; /* worker threads running */
   pthread_mutex_t mu;
   pthread_cond_t go, done;
-  atomic_ulong gen;       /* task generation */
-  atomic_int pending;     /* workers still on the current task */
+  atomic_ulong gen;   /* task generation */
+  atomic_int pending; /* workers still on the current task */
   int stop;
   mlp__task_fn fn;
   void *arg;
@@ -146,8 +146,7 @@ void mlp__pool_barrier(struct mlp__pool *pool, int parts) {
   /* Spin, then yield the core: on an oversubscribed machine the thread
    * we wait for may need it. */
   for (long spin = 0;
-       atomic_load_explicit(&pool->phase, memory_order_acquire) == ph;
-       spin++) {
+       atomic_load_explicit(&pool->phase, memory_order_acquire) == ph; spin++) {
     if (spin < SPIN_LOOPS)
       cpu_relax();
     else
@@ -155,9 +154,7 @@ void mlp__pool_barrier(struct mlp__pool *pool, int parts) {
   }
 }
 
-int mlp__pool_size(const struct mlp__pool *pool) {
-  return pool ? pool->n : 1;
-}
+int mlp__pool_size(const struct mlp__pool *pool) { return pool ? pool->n : 1; }
 
 void mlp__pool_run(struct mlp__pool *pool, int parts, mlp__task_fn fn,
                    void *arg) {
@@ -348,8 +345,8 @@ int mlp_ctx_set_threads(mlp_ctx *c, int threads) {
     return mlp__fail(MLP_ERR_NULL, "mlp_ctx_set_threads: ctx is NULL");
   if (threads < 1 || threads > MLP__MAX_THREADS)
     return mlp__fail(MLP_ERR_ARG,
-                     "mlp_ctx_set_threads: %d threads (need 1..%d)",
-                     threads, MLP__MAX_THREADS);
+                     "mlp_ctx_set_threads: %d threads (need 1..%d)", threads,
+                     MLP__MAX_THREADS);
   if (threads == mlp__pool_size(c->pool))
     return MLP_OK;
   if (threads > 1) {
@@ -370,9 +367,7 @@ int mlp_ctx_threads(const mlp_ctx *c) {
 
 size_t mlp_ctx_max_batch(const mlp_ctx *c) { return c ? c->max_batch : 0; }
 
-const mlp_model *mlp_ctx_model(const mlp_ctx *c) {
-  return c ? c->model : NULL;
-}
+const mlp_model *mlp_ctx_model(const mlp_ctx *c) { return c ? c->model : NULL; }
 
 int mlp_ctx_set_kernels(mlp_ctx *c, mlp_kernels set) {
   const mlp__kernel_table *t;
@@ -411,8 +406,9 @@ int mlp_ctx_layer(const mlp_ctx *c, size_t k, const void **z, const void **y,
   if (!c)
     return mlp__fail(MLP_ERR_NULL, "mlp_ctx_layer: ctx is NULL");
   if (k < 1 || k > n)
-    return mlp__fail(MLP_ERR_ARG, "mlp_ctx_layer: layer %zu out of range "
-                                  "1..%zu",
+    return mlp__fail(MLP_ERR_ARG,
+                     "mlp_ctx_layer: layer %zu out of range "
+                     "1..%zu",
                      k, n);
   if (c->last_rows == 0)
     return mlp__fail(MLP_ERR_STATE, "mlp_ctx_layer: no pass has run on "

@@ -33,9 +33,9 @@ narrow_kernels(const mlp__kernel_table *vec, size_t n, size_t rows) {
 #define TINY_MACS 4096
 
 #define TINY_LAYER(NAME, T)                                                    \
-  static int NAME(const mlp__layer *l, const T *restrict w, int out_in,       \
-                  const T *restrict b, const T *restrict in, size_t rows,     \
-                  T *z, T *y) { /* y may be z */                              \
+  static int NAME(const mlp__layer *l, const T *restrict w, int out_in,        \
+                  const T *restrict b, const T *restrict in, size_t rows,      \
+                  T *z, T *y) { /* y may be z */                               \
     const size_t n_in = l->in, n_out = l->out;                                 \
     const size_t sj = out_in ? n_in : 1, sp = out_in ? 1 : n_out;              \
     const int act = l->act == MLP_ACT_IDENTITY || l->act == MLP_ACT_RELU ||    \
@@ -99,17 +99,16 @@ static void forward_block(const mlp_model *m, mlp_ctx *c, const char *x,
       const int out_in = m->storage == MLP_LAYOUT_OUT_IN;
       int done;
       if (m->dtype == MLP_F32)
-        done = tiny_layer_f32(l, mlp__w(m, k), out_in, mlp__b(m, k), in,
-                              rows, (float *)z, out);
+        done = tiny_layer_f32(l, mlp__w(m, k), out_in, mlp__b(m, k), in, rows,
+                              (float *)z, out);
       else
-        done = tiny_layer_f64(l, mlp__w(m, k), out_in, mlp__b(m, k), in,
-                              rows, (double *)z, out);
+        done = tiny_layer_f64(l, mlp__w(m, k), out_in, mlp__b(m, k), in, rows,
+                              (double *)z, out);
       if (!done && m->dtype == MLP_F32)
         kern->fwd_f32[l->act]((float *)z, out, NULL, rows, l->out,
                               (float)l->slope);
       else if (!done)
-        kern->fwd_f64[l->act]((double *)z, out, NULL, rows, l->out,
-                              l->slope);
+        kern->fwd_f64[l->act]((double *)z, out, NULL, rows, l->out, l->slope);
     } else {
       mlp__layer_gemm(m, k, in, rows, z);
       if (m->dtype == MLP_F32)
@@ -140,9 +139,9 @@ typedef struct split_task {
 static void block_range(size_t rows, int part, int parts, size_t *r0,
                         size_t *r1) {
   *r0 = (rows * (size_t)part / (size_t)parts) & ~(size_t)7;
-  *r1 = part + 1 == parts ? rows
-                          : (rows * (size_t)(part + 1) / (size_t)parts) &
-                                ~(size_t)7;
+  *r1 = part + 1 == parts
+            ? rows
+            : (rows * (size_t)(part + 1) / (size_t)parts) & ~(size_t)7;
 }
 
 static void split_run(void *arg, int part, int parts) {
@@ -183,8 +182,7 @@ static int split_parts(const mlp_model *m, const mlp_ctx *c, size_t rows) {
  * core's cache from one pass to the next. Softmax needs whole rows: part
  * 0 applies it after the barrier.
  */
-static void col_range(size_t n, int part, int parts, size_t *j0,
-                      size_t *j1) {
+static void col_range(size_t n, int part, int parts, size_t *j0, size_t *j1) {
   /* boundaries on 16 elements (a cache line of floats) */
   *j0 = part == 0 ? 0 : (n * (size_t)part / (size_t)parts) & ~(size_t)15;
   *j1 = part + 1 == parts
@@ -219,8 +217,7 @@ static void cols_run(void *arg, int part, int parts) {
                                 (float)l->slope);
         else
           kern->fwd_f64[l->act]((double *)(z + at), (double *)(out + at),
-                                (const double *)b + j0, 1, j1 - j0,
-                                l->slope);
+                                (const double *)b + j0, 1, j1 - j0, l->slope);
       }
     }
     if (k < n || l->act == MLP_ACT_SOFTMAX)
@@ -228,11 +225,11 @@ static void cols_run(void *arg, int part, int parts) {
     if (l->act == MLP_ACT_SOFTMAX) {
       if (part == 0) {
         if (m->dtype == MLP_F32)
-          kern->fwd_f32[l->act]((float *)z, (float *)out, mlp__b(m, k),
-                                rows, l->out, (float)l->slope);
+          kern->fwd_f32[l->act]((float *)z, (float *)out, mlp__b(m, k), rows,
+                                l->out, (float)l->slope);
         else
-          kern->fwd_f64[l->act]((double *)z, (double *)out, mlp__b(m, k),
-                                rows, l->out, l->slope);
+          kern->fwd_f64[l->act]((double *)z, (double *)out, mlp__b(m, k), rows,
+                                l->out, l->slope);
       }
       if (k < n)
         mlp__pool_barrier(c->pool, parts);
@@ -255,7 +252,7 @@ static int col_parts(const mlp_model *m, const mlp_ctx *c, size_t rows) {
     macs += m->widths[k - 1] * m->widths[k];
   macs *= rows;
   size_t parts = macs >> 18;
-  size_t per_layer = (macs / m->n_layers) >> 15;
+  size_t per_layer = (macs / (m->n_layers ? m->n_layers : 1)) >> 15;
   if (per_layer < parts)
     parts = per_layer;
   return parts < 2 ? 1 : parts < (size_t)threads ? (int)parts : threads;
@@ -271,8 +268,7 @@ static void forward_chunk(const mlp_model *m, mlp_ctx *c, const void *x,
     split_task t = {m, c, x, y, rows};
     mlp__pool_run(c->pool, cparts, cols_run, &t);
     if (c->flags & MLP_CTX_KEEP)
-      memcpy(y, c->y[m->n_layers - 1],
-             rows * m->widths[m->n_layers] * m->elem);
+      memcpy(y, c->y[m->n_layers - 1], rows * m->widths[m->n_layers] * m->elem);
   } else if (parts == 1) {
     forward_block(m, c, x, 0, rows, y, 0);
   } else {
@@ -286,8 +282,7 @@ static void forward_chunk(const mlp_model *m, mlp_ctx *c, const void *x,
       for (int b = 1; b < parts; b++) {
         size_t r0, r1;
         block_range(rows, b, parts, &r0, &r1);
-        memmove(zn + r0 * w * e, zn + r0 * m->max_width * e,
-                (r1 - r0) * w * e);
+        memmove(zn + r0 * w * e, zn + r0 * m->max_width * e, (r1 - r0) * w * e);
       }
     }
   }
@@ -306,8 +301,7 @@ int mlp_forward(const mlp_model *m, mlp_ctx *c, const void *x, size_t batch,
   in_row = m->widths[0] * m->elem;
   out_row = m->widths[m->n_layers] * m->elem;
   if (!x || !y)
-    return mlp__fail(MLP_ERR_NULL, "mlp_forward: %s is NULL",
-                     x ? "y" : "x");
+    return mlp__fail(MLP_ERR_NULL, "mlp_forward: %s is NULL", x ? "y" : "x");
   if (batch == 0)
     return mlp__fail(MLP_ERR_BATCH, "mlp_forward: batch is 0");
   /* (a division costs more than the rest of a tiny pass: only divide

@@ -65,8 +65,7 @@ static double rng_normal(rng *r) {
 /* Stores the logical W[i][j] = v into layer k of m. */
 static void store(mlp_model *m, size_t k, size_t i, size_t j, double v) {
   const mlp__layer *l = &m->layers[k - 1];
-  size_t idx = m->storage == MLP_LAYOUT_IN_OUT ? i * l->out + j
-                                               : j * l->in + i;
+  size_t idx = m->storage == MLP_LAYOUT_IN_OUT ? i * l->out + j : j * l->in + i;
 
   if (m->dtype == MLP_F32)
     ((float *)mlp__w(m, k))[idx] = (float)v;
@@ -99,13 +98,12 @@ static int init_orthogonal(mlp_model *m, size_t k, rng *r, double scale) {
     mlp__free(a);
     mlp__free(tau);
     return mlp__fail(MLP_ERR_NOMEM,
-                     "mlp_model_init: layer %zu: out of memory for the QR",
-                     k);
+                     "mlp_model_init: layer %zu: out of memory for the QR", k);
   }
   for (size_t i = 0; i < n; i++)
     a[i] = rng_normal(r);
-  info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)rows, (lapack_int)cols,
-                        a, (lapack_int)cols, tau);
+  info = LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (lapack_int)rows, (lapack_int)cols, a,
+                        (lapack_int)cols, tau);
   if (info == 0) {
     double *sign = tau; /* reuse: sign of diag(R), after orgqr needs tau */
     double *d = mlp__calloc(cols, sizeof *d);
@@ -116,9 +114,8 @@ static int init_orthogonal(mlp_model *m, size_t k, rng *r, double scale) {
     }
     for (size_t j = 0; j < cols; j++)
       d[j] = a[j * cols + j] < 0 ? -1.0 : 1.0;
-    info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)rows,
-                          (lapack_int)cols, (lapack_int)cols, a,
-                          (lapack_int)cols, sign);
+    info = LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (lapack_int)rows, (lapack_int)cols,
+                          (lapack_int)cols, a, (lapack_int)cols, sign);
     for (size_t i = 0; info == 0 && i < rows; i++)
       for (size_t j = 0; j < cols; j++) {
         double v = scale * a[i * cols + j] * d[j];
@@ -149,8 +146,7 @@ int mlp_model_init(mlp_model *m, mlp_init init, uint64_t seed, double scale) {
                      (int)init);
   if (!isfinite(scale) || scale <= 0)
     return mlp__fail(MLP_ERR_ARG,
-                     "mlp_model_init: scale %g must be finite and > 0",
-                     scale);
+                     "mlp_model_init: scale %g must be finite and > 0", scale);
   rng_seed(&r, seed);
   for (size_t k = 1; k <= m->n_layers; k++) {
     const mlp__layer *l = &m->layers[k - 1];
@@ -185,8 +181,7 @@ int mlp_model_init(mlp_model *m, mlp_init init, uint64_t seed, double scale) {
     for (size_t i = 0; i < l->in; i++)
       for (size_t j = 0; j < l->out; j++)
         store(m, k, i, j,
-              normal ? a * rng_normal(&r)
-                     : a * (2.0 * rng_uniform(&r) - 1.0));
+              normal ? a * rng_normal(&r) : a * (2.0 * rng_uniform(&r) - 1.0));
   }
   return MLP_OK;
 }

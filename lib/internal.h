@@ -19,13 +19,13 @@
 typedef struct mlp__layer {
   size_t in, out;
   mlp_act act;
-  double slope;    /* leaky ReLU slope */
-  size_t w_off;    /* element offset of W_k in model->params */
-  size_t b_off;    /* element offset of b_k in model->params */
+  double slope; /* leaky ReLU slope */
+  size_t w_off; /* element offset of W_k in model->params */
+  size_t b_off; /* element offset of b_k in model->params */
 } mlp__layer;
 
 struct mlp_model {
-  uint64_t id;        /* unique per model object, for context checks */
+  uint64_t id; /* unique per model object, for context checks */
   mlp_dtype dtype;
   size_t elem;        /* bytes per element */
   mlp_layout storage; /* layout of every W_k in params */
@@ -43,7 +43,7 @@ struct mlp_ctx {
   size_t max_batch;
   unsigned flags;
   const mlp__kernel_table *kern;
-  void *mem;          /* the workspace */
+  void *mem; /* the workspace */
   int owns_mem;
   /* Per layer k (index k-1): where Z_k and Y_k of the last pass are. With
    * MLP_CTX_KEEP each has its own buffer; otherwise hidden layers ping-pong
@@ -51,9 +51,9 @@ struct mlp_ctx {
    * keeps Z_N in a buffer of its own while Y_N goes to the caller. */
   void **z;
   void **y;
-  size_t last_rows;   /* rows of the last chunk; 0 before any pass */
-  const void *last_x; /* the caller's x of the last chunk's rows */
-  const void *last_out; /* the caller's y of the last chunk's rows */
+  size_t last_rows;       /* rows of the last chunk; 0 before any pass */
+  const void *last_x;     /* the caller's x of the last chunk's rows */
+  const void *last_out;   /* the caller's y of the last chunk's rows */
   struct mlp__pool *pool; /* worker threads of mlp_ctx_set_threads, or
                              NULL for one thread (context.c) */
 };
@@ -101,8 +101,9 @@ static inline int mlp__add_overflow(size_t a, size_t b, size_t *out) {
 }
 /* Rounds n up to a multiple of MLP__ALIGN; returns 1 on overflow. */
 static inline int mlp__round_up(size_t n, size_t *out) {
-  return mlp__add_overflow(n, MLP__ALIGN - 1, out) ? 1
-         : (*out &= ~(size_t)(MLP__ALIGN - 1), 0);
+  return mlp__add_overflow(n, MLP__ALIGN - 1, out)
+             ? 1
+             : (*out &= ~(size_t)(MLP__ALIGN - 1), 0);
 }
 
 /* Pointers into a model's parameters for layer k (1..N). */
@@ -121,8 +122,8 @@ int mlp__check_ctx(const mlp_model *model, const mlp_ctx *ctx,
 /* The GEMM of one layer: out[rows x n_out] = in[rows x n_in] W_k, with W_k
  * in the model's storage layout; gemv for one row where that is faster.
  * blas.c is the only file that includes cblas.h. */
-void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in,
-                     size_t rows, void *out);
+void mlp__layer_gemm(const mlp_model *m, size_t k, const void *in, size_t rows,
+                     void *out);
 
 /* Columns [j0, j1) of layer k's GEMM: out[i][j] for j in [j0, j1), out
  * with row stride out_k (for splitting one layer across threads). */
@@ -132,8 +133,8 @@ void mlp__layer_gemm_cols(const mlp_model *m, size_t k, const void *in,
 /* General GEMM on dtype, row-major: C = alpha op(A) op(B) + beta C with
  * op(A) m x k, op(B) k x n; trans_a/trans_b nonzero for the transpose. For
  * the backward pass and anything else that needs a BLAS call. */
-void mlp__gemm(mlp_dtype dtype, int trans_a, int trans_b, size_t m,
-               size_t n, size_t k, double alpha, const void *a, size_t lda,
-               const void *b, size_t ldb, double beta, void *c, size_t ldc);
+void mlp__gemm(mlp_dtype dtype, int trans_a, int trans_b, size_t m, size_t n,
+               size_t k, double alpha, const void *a, size_t lda, const void *b,
+               size_t ldb, double beta, void *c, size_t ldc);
 
 #endif /* MLP_INTERNAL_H */

@@ -20,18 +20,19 @@ static int check_common(const char *where, mlp_dtype dtype, const void *out,
 
   if (!out || !targets || !mean)
     return mlp__fail(MLP_ERR_NULL, "%s: %s is NULL", where,
-                     !out ? "the output" : !targets ? "the targets" : "mean");
+                     !out       ? "the output"
+                     : !targets ? "the targets"
+                                : "mean");
   if (mlp_dtype_size(dtype) == 0)
-    return mlp__fail(MLP_ERR_DTYPE, "%s: unknown dtype %d", where,
-                     (int)dtype);
+    return mlp__fail(MLP_ERR_DTYPE, "%s: unknown dtype %d", where, (int)dtype);
   if (batch == 0)
     return mlp__fail(MLP_ERR_BATCH, "%s: batch is 0", where);
   if (width == 0)
     return mlp__fail(MLP_ERR_ARG, "%s: width is 0", where);
   if (mlp__mul_overflow(batch, width, &n) ||
       mlp__mul_overflow(n, mlp_dtype_size(dtype), &n))
-    return mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu x %zu overflows size_t",
-                     where, batch, width);
+    return mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu x %zu overflows size_t", where,
+                     batch, width);
   return MLP_OK;
 }
 
@@ -46,9 +47,8 @@ int mlp_loss_cross_entropy(mlp_dtype dtype, const void *logits, size_t batch,
     return rc;
   for (size_t i = 0; i < batch; i++)
     if (labels[i] < 0 || (size_t)labels[i] >= width)
-      return mlp__fail(MLP_ERR_LABEL,
-                       "%s: row %zu: label %d outside [0, %zu)", where, i,
-                       (int)labels[i], width);
+      return mlp__fail(MLP_ERR_LABEL, "%s: row %zu: label %d outside [0, %zu)",
+                       where, i, (int)labels[i], width);
   for (size_t i = 0; i < batch; i++) {
     const size_t row = i * width;
     double mx = -INFINITY, s = 0, div;
@@ -58,10 +58,13 @@ int mlp_loss_cross_entropy(mlp_dtype dtype, const void *logits, size_t batch,
     for (size_t j = 0; j < width; j++)
       s += exp(at(dtype, logits, row + j) - mx);
     /* -log softmax_c = log sum_j exp(z_j) - z_c, shifted by the max so
-     * that neither overflows nor a vanishing probability gives -inf. */
-    div = mx + log(s) - at(dtype, logits, row + (size_t)labels[i]);
-    if (isinf(mx))
-      div = NAN; /* an infinite logit has no finite divergence */
+     * that neither overflows nor a vanishing probability gives -inf; s >= 1
+     * since the maximum contributes exp(0). An infinite logit (or none
+     * but NaN) has no finite divergence. */
+    if (isinf(mx) || !(s >= 1))
+      div = NAN;
+    else
+      div = mx + log(s) - at(dtype, logits, row + (size_t)labels[i]);
     if (per_sample)
       per_sample[i] = div;
     sum += div;
@@ -73,16 +76,15 @@ int mlp_loss_cross_entropy(mlp_dtype dtype, const void *logits, size_t batch,
 int mlp_loss_mse(mlp_dtype dtype, const void *y, size_t batch, size_t width,
                  const void *targets, double *per_sample, double *mean) {
   double sum = 0;
-  int rc = check_common("mlp_loss_mse", dtype, y, batch, width, targets,
-                        mean);
+  int rc = check_common("mlp_loss_mse", dtype, y, batch, width, targets, mean);
 
   if (rc != MLP_OK)
     return rc;
   for (size_t i = 0; i < batch; i++) {
     double s = 0;
     for (size_t j = 0; j < width; j++) {
-      double d = at(dtype, y, i * width + j) - at(dtype, targets,
-                                                   i * width + j);
+      double d =
+          at(dtype, y, i * width + j) - at(dtype, targets, i * width + j);
       s += d * d;
     }
     s /= (double)width;
@@ -152,8 +154,8 @@ int mlp_ctx_loss(const mlp_ctx *c, mlp_loss loss, const int32_t *labels,
                        "mlp_ctx_loss: cross_entropy needs a softmax output "
                        "layer, layer %zu is %s",
                        n, mlp_act_name(last));
-    return mlp_loss_cross_entropy(m->dtype, z, rows, width, labels,
-                                  per_sample, mean);
+    return mlp_loss_cross_entropy(m->dtype, z, rows, width, labels, per_sample,
+                                  mean);
   case MLP_LOSS_MSE:
     return mlp_loss_mse(m->dtype, y, rows, width, targets, per_sample, mean);
   case MLP_LOSS_BCE:
@@ -170,14 +172,11 @@ int mlp_ctx_loss(const mlp_ctx *c, mlp_loss loss, const int32_t *labels,
 int mlp_argmax(mlp_dtype dtype, const void *y, size_t batch, size_t width,
                int32_t *pred) {
   if (!y || !pred)
-    return mlp__fail(MLP_ERR_NULL, "mlp_argmax: %s is NULL",
-                     y ? "pred" : "y");
+    return mlp__fail(MLP_ERR_NULL, "mlp_argmax: %s is NULL", y ? "pred" : "y");
   if (mlp_dtype_size(dtype) == 0)
-    return mlp__fail(MLP_ERR_DTYPE, "mlp_argmax: unknown dtype %d",
-                     (int)dtype);
+    return mlp__fail(MLP_ERR_DTYPE, "mlp_argmax: unknown dtype %d", (int)dtype);
   if (width == 0 || width > (size_t)INT32_MAX)
-    return mlp__fail(MLP_ERR_ARG, "mlp_argmax: width %zu out of range",
-                     width);
+    return mlp__fail(MLP_ERR_ARG, "mlp_argmax: width %zu out of range", width);
   for (size_t i = 0; i < batch; i++) {
     int32_t best = -1;
     double bv = 0;
@@ -199,14 +198,16 @@ int mlp_accuracy(mlp_dtype dtype, const void *y, size_t batch, size_t width,
 
   if (!y || !labels || !accuracy)
     return mlp__fail(MLP_ERR_NULL, "mlp_accuracy: %s is NULL",
-                     !y ? "y" : !labels ? "labels" : "accuracy");
+                     !y        ? "y"
+                     : !labels ? "labels"
+                               : "accuracy");
   if (batch == 0)
     return mlp__fail(MLP_ERR_BATCH, "mlp_accuracy: batch is 0");
   for (size_t i = 0; i < batch; i++) {
     int32_t p = -1;
-    int rc = mlp_argmax(dtype, (const char *)y + i * width *
-                                                     mlp_dtype_size(dtype),
-                        1, width, &p);
+    int rc =
+        mlp_argmax(dtype, (const char *)y + i * width * mlp_dtype_size(dtype),
+                   1, width, &p);
     if (rc != MLP_OK)
       return rc;
     hits += p == labels[i];

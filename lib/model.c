@@ -15,8 +15,8 @@ static int check_layer(const mlp_model *m, size_t k, const char *where) {
   if (!m)
     return mlp__fail(MLP_ERR_NULL, "%s: model is NULL", where);
   if (k < 1 || k > m->n_layers)
-    return mlp__fail(MLP_ERR_ARG, "%s: layer %zu out of range 1..%zu", where,
-                     k, m->n_layers);
+    return mlp__fail(MLP_ERR_ARG, "%s: layer %zu out of range 1..%zu", where, k,
+                     m->n_layers);
   return MLP_OK;
 }
 
@@ -39,8 +39,9 @@ int mlp_model_create(mlp_model **model, mlp_dtype dtype, size_t n_layers,
     return mlp__fail(MLP_ERR_ARG, "mlp_model_create: a model needs at "
                                   "least one layer");
   if (storage != MLP_LAYOUT_IN_OUT && storage != MLP_LAYOUT_OUT_IN)
-    return mlp__fail(MLP_ERR_ARG, "mlp_model_create: unknown storage "
-                                  "layout %d",
+    return mlp__fail(MLP_ERR_ARG,
+                     "mlp_model_create: unknown storage "
+                     "layout %d",
                      (int)storage);
   for (size_t k = 0; k <= n_layers; k++) {
     if (widths[k] == 0)
@@ -61,8 +62,8 @@ int mlp_model_create(mlp_model **model, mlp_dtype dtype, size_t n_layers,
     size_t w, wb;
     if ((unsigned)acts[k - 1] >= MLP_ACT_COUNT)
       return mlp__fail(MLP_ERR_ACTIVATION,
-                       "mlp_model_create: layer %zu: unknown activation %d",
-                       k, (int)acts[k - 1]);
+                       "mlp_model_create: layer %zu: unknown activation %d", k,
+                       (int)acts[k - 1]);
     if (mlp__mul_overflow(widths[k - 1], widths[k], &w) ||
         mlp__add_overflow(w, widths[k], &wb) ||
         mlp__add_overflow(total, wb, &total))
@@ -112,8 +113,7 @@ int mlp_model_create(mlp_model **model, mlp_dtype dtype, size_t n_layers,
 nomem:
   mlp_model_free(m);
   return mlp__fail(MLP_ERR_NOMEM,
-                   "mlp_model_create: out of memory for %zu parameters",
-                   total);
+                   "mlp_model_create: out of memory for %zu parameters", total);
 }
 
 void mlp_model_free(mlp_model *m) {
@@ -173,9 +173,7 @@ mlp_layout mlp_model_storage(const mlp_model *m) {
   return m ? m->storage : MLP_LAYOUT_IN_OUT;
 }
 
-size_t mlp_model_param_count(const mlp_model *m) {
-  return m ? m->n_params : 0;
-}
+size_t mlp_model_param_count(const mlp_model *m) { return m ? m->n_params : 0; }
 
 int mlp_model_set_slope(mlp_model *m, size_t k, double slope) {
   int rc = check_layer(m, k, "mlp_model_set_slope");
@@ -184,12 +182,11 @@ int mlp_model_set_slope(mlp_model *m, size_t k, double slope) {
     return rc;
   if (m->layers[k - 1].act != MLP_ACT_LEAKY_RELU)
     return mlp__fail(MLP_ERR_ARG,
-                     "mlp_model_set_slope: layer %zu is %s, not leaky_relu",
-                     k, mlp_act_name(m->layers[k - 1].act));
+                     "mlp_model_set_slope: layer %zu is %s, not leaky_relu", k,
+                     mlp_act_name(m->layers[k - 1].act));
   if (!isfinite(slope))
     return mlp__fail(MLP_ERR_NONFINITE,
-                     "mlp_model_set_slope: layer %zu: slope is not finite",
-                     k);
+                     "mlp_model_set_slope: layer %zu: slope is not finite", k);
   m->layers[k - 1].slope = slope;
   return MLP_OK;
 }
@@ -239,8 +236,9 @@ int mlp_model_set_layer(mlp_model *m, size_t k, const void *w,
   if (rc != MLP_OK)
     return rc;
   if (!w)
-    return mlp__fail(MLP_ERR_NULL, "mlp_model_set_layer: layer %zu: w is "
-                                   "NULL",
+    return mlp__fail(MLP_ERR_NULL,
+                     "mlp_model_set_layer: layer %zu: w is "
+                     "NULL",
                      k);
   if (layout != MLP_LAYOUT_IN_OUT && layout != MLP_LAYOUT_OUT_IN)
     return mlp__fail(MLP_ERR_ARG,

@@ -14,7 +14,7 @@ static const char *const act_names[MLP_ACT_COUNT] = {
 static const char *const loss_names[] = {"cross_entropy", "mse", "bce"};
 
 static const char *const init_names[] = {
-    "uniform",   "normal",    "xavier_uniform", "xavier_normal",
+    "uniform",    "normal",    "xavier_uniform", "xavier_normal",
     "he_uniform", "he_normal", "orthogonal",
 };
 

@@ -118,6 +118,8 @@ static int refill(mlp__csv *c, mlp__src *src) {
 /* The next line, "\r\n" or "\n" removed; returns 1, or 0 at the end. */
 static int next_line(mlp__csv *c, mlp__src *src, csv_line *l) {
   int st;
+
+  memset(l, 0, sizeof *l); /* defined even on the error paths */
   for (;;) {
     const char *nl = c->pos < c->len
                          ? memchr(c->data + c->pos, '\n', c->len - c->pos)
@@ -127,15 +129,14 @@ static int next_line(mlp__csv *c, mlp__src *src, csv_line *l) {
         return st;
       continue;
     }
-    if (nl == NULL && c->pos == c->len)
+    if (nl == NULL && c->pos >= c->len)
       return 0;
     size_t end = nl != NULL ? (size_t)(nl - c->data) : c->len;
-    if (end - c->pos > CSV_MAX_LINE)
-      return mlp__fail(MLP_ERR_FORMAT,
-                       "%s: line %llu is longer than %zu "
-                       "bytes",
-                       src->path, (unsigned long long)c->line + 1,
-                       CSV_MAX_LINE);
+    if (end - c->pos > CSV_MAX_LINE) {
+      mlp__fail(MLP_ERR_FORMAT, "%s: line %llu is longer than %zu bytes",
+                src->path, (unsigned long long)c->line + 1, CSV_MAX_LINE);
+      return MLP_ERR_FORMAT;
+    }
     l->s = c->data + c->pos;
     l->len = end - c->pos;
     l->off = c->base + c->pos;

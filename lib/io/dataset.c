@@ -58,8 +58,10 @@ void mlp__path_ext(const char *path, char *ext, size_t cap) {
     name[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   }
   name[n] = '\0';
-  if (n > 3 && strcmp(name + n - 3, ".gz") == 0)
-    name[n -= 3] = '\0';
+  if (n > 3 && strcmp(name + n - 3, ".gz") == 0) {
+    n -= 3;
+    name[n] = '\0';
+  }
   const char *dot = strrchr(name, '.');
   ext[0] = '\0';
   if (dot != NULL && dot != name && strlen(dot + 1) < cap)

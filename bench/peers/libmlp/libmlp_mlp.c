@@ -49,8 +49,8 @@ int main(int argc, char **argv) {
                          MLP_LAYOUT_IN_OUT),
         "mlp_model_create");
   for (int l = 0; l < net.L; l++)
-    check(mlp_model_set_layer(model, (size_t)l + 1, net.W[l],
-                              MLP_LAYOUT_IN_OUT, net.b[l]),
+    check(mlp_model_set_layer(model, (size_t)l + 1, net.W[l], MLP_LAYOUT_IN_OUT,
+                              net.b[l]),
           "mlp_model_set_layer");
   /* T threads: the context's own (each block of rows on a one-thread
    * BLAS); LIBMLP_BLAS_THREADS=1 in the environment gives them to the
@@ -61,8 +61,7 @@ int main(int argc, char **argv) {
     peer_die("cannot set BLAS threads:", mlp_last_error());
 
   run_ctx r = {model, NULL, net.X, NULL, (size_t)B};
-  check(mlp_ctx_create(&r.ctx, model, (size_t)B, 0, NULL, 0),
-        "mlp_ctx_create");
+  check(mlp_ctx_create(&r.ctx, model, (size_t)B, 0, NULL, 0), "mlp_ctx_create");
   if (!blas_only)
     check(mlp_ctx_set_threads(r.ctx, T), "mlp_ctx_set_threads");
   void *y;
