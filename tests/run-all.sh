@@ -12,7 +12,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-step() { printf '\n=== %s\n' "$*"; }
+step() { printf '\n=== %s (%s)\n' "$*" "$(date -u +%T)"; }
 
 step "setup"
 tools/bootstrap.sh --test-tools build-test
@@ -23,7 +23,7 @@ meson test -C build-test --print-errorlogs --num-processes 2
 step "unit tests under ASan + UBSan"
 if [ ! -f build-asan/build.ninja ]; then
   meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
-    --buildtype=debug >/dev/null
+    --buildtype=debugoptimized >/dev/null
 fi
 ninja -C build-asan >/dev/null
 ASAN_OPTIONS=allocator_may_return_null=1:detect_leaks=1:abort_on_error=1 \
@@ -40,7 +40,7 @@ bash tests/lint.sh build-test
 
 if [ -x tests/fuzz/run.sh ]; then
   step "fuzz (short)"
-  tests/fuzz/run.sh
+  tests/fuzz/run.sh 20
 fi
 
 step "all test steps passed"
