@@ -144,6 +144,37 @@ START_TEST(context_threads_match_one_thread) {
 }
 END_TEST
 
+/* Weights past the caches (16 MiB here) and a few dozen rows: the pass
+ * splits the columns of every layer, whatever the row count. */
+START_TEST(context_threads_big_weights) {
+  const size_t widths[] = {2048, 2048, 8};
+  const mlp_act acts[] = {MLP_ACT_GELU, MLP_ACT_SOFTMAX};
+  const size_t B = getenv("MLP_TEST_QUICK") ? 20 : 40; /* > 16 rows */
+  float *x = malloc(B * 2048 * sizeof *x), y1[40 * 8], y2[40 * 8];
+  mlp_model *m;
+  mlp_ctx *c1, *c2;
+
+  ck_assert_int_eq(
+      mlp_model_create(&m, MLP_F32, 2, widths, acts, MLP_LAYOUT_IN_OUT),
+      MLP_OK);
+  ck_assert_int_eq(mlp_model_init(m, MLP_INIT_HE_NORMAL, 3, 1), MLP_OK);
+  for (size_t i = 0; i < B * 2048; i++)
+    x[i] = (float)cos((double)i);
+  ck_assert_int_eq(mlp_ctx_create(&c1, m, B, 0, NULL, 0), MLP_OK);
+  ck_assert_int_eq(mlp_ctx_create(&c2, m, B, MLP_CTX_KEEP, NULL, 0), MLP_OK);
+  ck_assert_int_eq(mlp_ctx_set_threads(c2, 2), MLP_OK);
+  ck_assert_int_eq(mlp_forward(m, c1, x, B, y1), MLP_OK);
+  ck_assert_int_eq(mlp_forward(m, c2, x, B, y2), MLP_OK);
+  ck_assert_msg(max_diff(MLP_F32, y1, y2, B * 8) <= 1e-5,
+                "big weights, 2 threads: outputs differ by %g",
+                max_diff(MLP_F32, y1, y2, B * 8));
+  mlp_ctx_free(c1);
+  mlp_ctx_free(c2);
+  mlp_model_free(m);
+  free(x);
+}
+END_TEST
+
 START_TEST(context_threads_errors) {
   const size_t widths[] = {4, 4};
   const mlp_act act = MLP_ACT_RELU;
@@ -176,6 +207,7 @@ int main(void) {
   tcase_set_timeout(tc, 300);
   tcase_add_test(tc, threads_share_one_model);
   tcase_add_test(tc, context_threads_match_one_thread);
+  tcase_add_test(tc, context_threads_big_weights);
   tcase_add_test(tc, context_threads_errors);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
