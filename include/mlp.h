@@ -316,18 +316,19 @@ MLP_API size_t mlp_ctx_max_batch(const mlp_ctx *ctx);
 MLP_API const mlp_model *mlp_ctx_model(const mlp_ctx *ctx);
 
 /*
- * (Added by the bench engineer for issue 4; for the lead to review.)
  * Runs this context's forward passes on `threads` threads: a chunk of
  * enough rows is split into blocks of rows, one per thread, and each
  * block runs every layer (its GEMM and its bias + activation) on its own
  * thread, so that the elementwise work is parallel too. The calling
  * thread takes the first block; the context starts threads - 1 worker
  * threads of its own, which wait (briefly spinning) between passes and
- * end in mlp_ctx_set_threads(ctx, 1) or mlp_ctx_free. A chunk of at
- * most 16 rows is split by columns instead: each thread computes its share
- * of every layer's outputs, with a barrier between layers. Chunks with
- * little arithmetic (under about 2^18 multiply-adds per thread) run on
- * the calling thread alone.
+ * end in mlp_ctx_set_threads(ctx, 1) or mlp_ctx_free. A row block needs
+ * at least 16 rows and about 2^20 multiply-adds. A chunk of at most 16
+ * rows, or of fewer than 128 rows per thread when the weights exceed 16
+ * MiB (so that each thread reads only its share of them), is split by
+ * columns instead: each thread computes its share of every layer's
+ * outputs, with a barrier between layers, given about 2^18 multiply-adds
+ * per thread. Other chunks run on the calling thread alone.
  *
  * Each block calls the BLAS from its own thread: set the BLAS to one
  * thread (mlp_blas_set_threads(1)) or the blocks compete for the cores.
@@ -367,8 +368,10 @@ MLP_API int mlp_forward(const mlp_model *model, mlp_ctx *ctx, const void *x,
  * Layer k (1..N) of the last pass, or its last chunk: *z = Z_k and *y =
  * Y_k, each rows x widths[k], owned by the context and valid until the
  * next pass. z or y may be NULL to skip. *rows gets the chunk's rows.
- * Without MLP_CTX_KEEP only the last layer's Z_N and Y_N are kept
- * (MLP_ERR_STATE for other k). MLP_ERR_STATE before the first pass.
+ * Without MLP_CTX_KEEP only the last layer is readable (MLP_ERR_STATE for
+ * other k), and its *y is the caller's y of the last chunk: it stays valid
+ * only as long as that buffer (mlp_ctx_loss with MSE reads it there).
+ * MLP_ERR_STATE before the first pass.
  */
 MLP_API int mlp_ctx_layer(const mlp_ctx *ctx, size_t k, const void **z,
                           const void **y, size_t *rows);
@@ -421,7 +424,8 @@ MLP_API int mlp_accuracy(mlp_dtype dtype, const void *y, size_t batch,
  * Bias + activation and softmax run through one of these kernel sets,
  * chosen once from what the CPU and OS support (AVX-512 needs the OS to
  * save its registers, checked with XGETBV). The environment variable
- * MLP_KERNELS=reference|avx2|avx512 forces a set when the library loads
+ * MLP_KERNELS=reference|avx2|avx512 forces a set, read once at the first
+ * call that needs the choice
  * (an unsupported or unknown value falls back to the automatic choice and
  * mlp_kernels_env_error() says why).
  */
@@ -717,11 +721,11 @@ typedef struct mlp_writer mlp_writer;
  * Creates the temporary file "<path>.tmp-<pid>-<n>" (permissions 0666
  * less the umask). format: MLP_FORMAT_NPY, MLP_FORMAT_CSV, or
  * MLP_FORMAT_AUTO (".npy" gives npy; ".csv", ".tsv" (tab-separated) and
- * ".txt" give CSV; other extensions are MLP_ERR_ARG). IDX output is not
- * supported. On success *w owns the writer, which must end with exactly
- * one mlp_writer_commit or mlp_writer_abort. Errors: MLP_ERR_NULL,
- * MLP_ERR_ARG, MLP_ERR_DTYPE, MLP_ERR_IO, MLP_ERR_NOMEM. Thread-safe
- * (one writer per thread afterwards).
+ * ".txt" give CSV; other extensions are MLP_ERR_ARG). IDX and gzip
+ * output are not supported (a path ending in ".gz" is MLP_ERR_ARG). On success
+ * *w owns the writer, which must end with exactly one mlp_writer_commit or
+ * mlp_writer_abort. Errors: MLP_ERR_NULL, MLP_ERR_ARG, MLP_ERR_DTYPE,
+ * MLP_ERR_IO, MLP_ERR_NOMEM. Thread-safe (one writer per thread afterwards).
  */
 MLP_API int mlp_writer_open(mlp_writer **w, const char *path, mlp_dtype dtype,
                             size_t cols, mlp_format format, unsigned flags);

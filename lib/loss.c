@@ -19,10 +19,10 @@ static int check_common(const char *where, mlp_dtype dtype, const void *out,
   size_t n;
 
   if (!out || !targets || !mean)
-    return mlp__fail(MLP_ERR_NULL, "%s: %s is NULL", where,
-                     !out       ? "the output"
-                     : !targets ? "the targets"
-                                : "mean");
+    return mlp__fail(MLP_ERR_NULL, "%s: %s NULL", where,
+                     !out       ? "the output is"
+                     : !targets ? "the labels or targets are"
+                                : "mean is");
   if (mlp_dtype_size(dtype) == 0)
     return mlp__fail(MLP_ERR_DTYPE, "%s: unknown dtype %d", where, (int)dtype);
   if (batch == 0)

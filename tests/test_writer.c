@@ -219,6 +219,12 @@ START_TEST(test_writer_args) {
   ck_assert_int_eq(
       mlp_writer_open(&w, in_dir("a.idx"), MLP_F32, 2, MLP_FORMAT_IDX, 0),
       MLP_ERR_ARG);
+  /* The writer never compresses: a .gz name would misdescribe the file. */
+  ck_assert_int_eq(
+      mlp_writer_open(&w, in_dir("a.npy.gz"), MLP_F32, 2, MLP_FORMAT_AUTO, 0),
+      MLP_ERR_ARG);
+  ck_assert_msg(strstr(mlp_last_error(), "gzip output is not supported"),
+                "message: %s", mlp_last_error());
   ck_assert_int_eq(mlp_writer_open(&w, in_dir("no/such/dir/a.npy"), MLP_F32, 2,
                                    MLP_FORMAT_AUTO, 0),
                    MLP_ERR_IO);

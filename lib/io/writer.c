@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,6 +106,16 @@ int mlp_writer_open(mlp_writer **out, const char *path, mlp_dtype dtype,
                      path, cols);
   if (mlp__mul_overflow(cols, mlp_dtype_size(dtype), &row_bytes))
     return mlp__fail(MLP_ERR_OVERFLOW, "%s: %zu columns overflow", path, cols);
+  {
+    /* The readers take gzip, the writer does not compress: a .gz name
+     * would hold a plain file that its name misdescribes. */
+    size_t n = strlen(path);
+    if (n > 3 && strcasecmp(path + n - 3, ".gz") == 0)
+      return mlp__fail(MLP_ERR_ARG,
+                       "%s: gzip output is not supported (write a plain "
+                       ".npy or .csv and compress it afterwards)",
+                       path);
+  }
   mlp__path_ext(path, ext, sizeof ext);
   if (format == MLP_FORMAT_AUTO) {
     if (strcmp(ext, "npy") == 0)
