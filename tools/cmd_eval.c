@@ -121,8 +121,10 @@ int mlp_cmd_eval(int argc, char **argv) {
   tally *classes = NULL;
   tool_progress progress;
   unsigned load_flags = 0;
+  tool_pass_opts po;
   int c, rc, json = 0;
 
+  tool_pass_opts_init(&po);
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
     switch (c) {
@@ -136,31 +138,25 @@ int mlp_cmd_eval(int argc, char **argv) {
     case 'j':
       json = 1;
       break;
-    case 'b':
-      if (tool_parse_size("--batch", optarg, 1, 1u << 24, &batch) != 0)
-        return TOOL_EXIT_USAGE;
-      break;
-    case 't':
-      if (tool_parse_size("--threads", optarg, 1, 1024, &threads) != 0)
-        return TOOL_EXIT_USAGE;
-      break;
-    case 's':
-      if (tool_parse_double("--scale", optarg, &scale) != 0)
-        return TOOL_EXIT_USAGE;
-      break;
-    case 'a':
-      acts = optarg;
-      break;
-    case 'N':
-      load_flags |= MLP_LOAD_ALLOW_NONFINITE;
-      break;
     case 'h':
       usage(stdout);
       return TOOL_EXIT_OK;
     default:
-      return tool_bad_option(c, argv);
+      switch (tool_pass_opt(c, optarg, &po)) {
+      case 1:
+        break;
+      case 0:
+        return tool_bad_option(c, argv);
+      default:
+        return TOOL_EXIT_USAGE;
+      }
     }
   }
+  batch = po.batch;
+  threads = po.threads;
+  scale = po.scale;
+  acts = po.acts;
+  load_flags = po.load_flags;
   if (argc - optind != 3) {
     tool_error("expected MODEL INPUT LABELS (try 'mlp eval --help')");
     return TOOL_EXIT_USAGE;

@@ -360,3 +360,29 @@ const char *tool_bytes(char *buf, size_t size, double bytes) {
   snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
   return buf;
 }
+
+void tool_pass_opts_init(tool_pass_opts *o) {
+  o->batch = 256;
+  o->threads = 0;
+  o->scale = 1.0;
+  o->acts = NULL;
+  o->load_flags = 0;
+}
+
+int tool_pass_opt(int c, const char *arg, tool_pass_opts *o) {
+  switch (c) {
+  case 'b':
+    return tool_parse_size("--batch", arg, 1, 1u << 24, &o->batch) ? -1 : 1;
+  case 't':
+    return tool_parse_size("--threads", arg, 1, 1024, &o->threads) ? -1 : 1;
+  case 's':
+    return tool_parse_double("--scale", arg, &o->scale) ? -1 : 1;
+  case 'a':
+    o->acts = arg;
+    return 1;
+  case 'N':
+    o->load_flags |= MLP_LOAD_ALLOW_NONFINITE;
+    return 1;
+  }
+  return 0;
+}

@@ -60,6 +60,23 @@ int tool_parse_acts(const char *opt, const char *text, mlp_act **list,
 int tool_parse_dtype(const char *opt, const char *text, mlp_dtype *out);
 
 /*
+ * The options of a pass over a dataset that run and eval share: --batch
+ * ('b'), --threads ('t'), --scale ('s'), --activations ('a') and
+ * --allow-nonfinite ('N').
+ */
+typedef struct tool_pass_opts {
+  size_t batch;        /* rows per forward pass (256) */
+  size_t threads;      /* BLAS threads; 0: the BLAS's own choice */
+  double scale;        /* factor for integer inputs (1) */
+  const char *acts;    /* activations for files that name none, or NULL */
+  unsigned load_flags; /* MLP_LOAD_ALLOW_NONFINITE or 0 */
+} tool_pass_opts;
+void tool_pass_opts_init(tool_pass_opts *o);
+/* Takes getopt's option c and its argument: 1 when it is one of the shared
+ * options, 0 when it is not, -1 after printing the error of a bad value. */
+int tool_pass_opt(int c, const char *arg, tool_pass_opts *o);
+
+/*
  * Loads the model file at path. acts_text (NULL: none) is a comma list of
  * activations used when the file names none; flags are MLP_LOAD_* (with
  * MLP_LOAD_OVERRIDE_ACTS the list replaces the file's). Prints the error
