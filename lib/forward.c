@@ -2,6 +2,7 @@
  * forward.c - the forward pass: per layer one GEMM into the context, then
  * the fused bias + activation kernel over the block just written.
  */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -63,6 +64,85 @@ narrow_kernels(const mlp__kernel_table *vec, size_t n, size_t rows) {
   }
 TINY_LAYER(tiny_layer_f32, float)
 TINY_LAYER(tiny_layer_f64, double)
+
+/*
+ * Tiny nets: every width at most TINY_WIDTH and a chunk of at most
+ * tiny_rows rows (each layer then under TINY_MACS multiply-adds). Such a
+ * pass (the 2-3-2-2 net at batch 1: 16 multiply-adds) costs less than the
+ * bookkeeping of the layer-by-layer path, so one row at a time runs
+ * through all layers here, hidden layers in two arrays on the stack: the
+ * same sums in the same order as tiny_layer, and identity, ReLU, leaky
+ * ReLU and softmax computed as the reference kernels compute them. Other
+ * activations go through the reference kernels. Only Z_N is stored in the
+ * context, as the layer-by-layer path leaves it (without MLP_CTX_KEEP no
+ * other layer is readable).
+ */
+#define TINY_WIDTH 16
+
+size_t mlp__tiny_rows(const mlp__layer *layers, size_t n_layers) {
+  size_t widest = 1; /* in x out of the largest layer */
+  for (size_t k = 0; k < n_layers; k++) {
+    if (layers[k].in > TINY_WIDTH || layers[k].out > TINY_WIDTH)
+      return 0;
+    if (layers[k].in * layers[k].out > widest)
+      widest = layers[k].in * layers[k].out;
+  }
+  return TINY_MACS / widest;
+}
+
+#define TINY_NET(NAME, T, EXP, FWD)                                            \
+  static void NAME(const mlp_model *m, const T *x, size_t rows, T *zn, T *y) { \
+    const size_t n = m->n_layers, n0 = m->widths[0], nn = m->widths[n];        \
+    const int out_in = m->storage == MLP_LAYOUT_OUT_IN;                        \
+    T buf[2][TINY_WIDTH];                                                      \
+    for (size_t i = 0; i < rows; i++) {                                        \
+      const T *in = x + i * n0;                                                \
+      for (size_t k = 1; k <= n; k++) {                                        \
+        const mlp__layer *l = &m->layers[k - 1];                               \
+        const size_t n_in = l->in, n_out = l->out;                             \
+        const size_t sj = out_in ? n_in : 1, sp = out_in ? 1 : n_out;          \
+        const T *w = mlp__w(m, k), *b = mlp__b(m, k);                          \
+        T *z = k < n ? buf[k & 1] : zn + i * nn;                               \
+        T *o = k < n ? z : y + i * nn;                                         \
+        for (size_t j = 0; j < n_out; j++) {                                   \
+          T acc = 0;                                                           \
+          for (size_t p = 0; p < n_in; p++)                                    \
+            acc += in[p] * w[j * sj + p * sp];                                 \
+          z[j] = acc + b[j];                                                   \
+        }                                                                      \
+        switch (l->act) {                                                      \
+        case MLP_ACT_IDENTITY:                                                 \
+          for (size_t j = 0; j < n_out && o != z; j++)                         \
+            o[j] = z[j];                                                       \
+          break;                                                               \
+        case MLP_ACT_RELU:                                                     \
+          for (size_t j = 0; j < n_out; j++)                                   \
+            o[j] = z[j] > 0 ? z[j] : (T)0;                                     \
+          break;                                                               \
+        case MLP_ACT_LEAKY_RELU:                                               \
+          for (size_t j = 0; j < n_out; j++)                                   \
+            o[j] = z[j] > 0 ? z[j] : (T)l->slope * z[j];                       \
+          break;                                                               \
+        case MLP_ACT_SOFTMAX: {                                                \
+          T top = -(T)INFINITY, sum = 0;                                       \
+          for (size_t j = 0; j < n_out; j++)                                   \
+            top = z[j] > top ? z[j] : top;                                     \
+          for (size_t j = 0; j < n_out; j++)                                   \
+            sum += o[j] = EXP(z[j] - top);                                     \
+          for (size_t j = 0; j < n_out; j++)                                   \
+            o[j] /= sum;                                                       \
+          break;                                                               \
+        }                                                                      \
+        default:                                                               \
+          mlp__kernels_reference.FWD[l->act](z, o, NULL, 1, n_out,             \
+                                             (T)l->slope);                     \
+        }                                                                      \
+        in = o;                                                                \
+      }                                                                        \
+    }                                                                          \
+  }
+TINY_NET(tiny_net_f32, float, expf, fwd_f32)
+TINY_NET(tiny_net_f64, double, exp, fwd_f64)
 
 /*
  * Rows [r0, r0 + rows) of one chunk through every layer. Without
@@ -276,10 +356,15 @@ static int col_parts(const mlp_model *m, const mlp_ctx *c, size_t rows) {
 /* One chunk of at most ctx->max_batch rows. */
 static void forward_chunk(const mlp_model *m, mlp_ctx *c, const void *x,
                           size_t rows, void *y) {
-  const int parts = split_parts(m, c, rows);
-  const int cparts = parts == 1 ? col_parts(m, c, rows) : 1;
+  const int tiny = rows <= m->tiny_rows && !(c->flags & MLP_CTX_KEEP);
+  const int parts = tiny ? 1 : split_parts(m, c, rows);
+  const int cparts = parts == 1 && !tiny ? col_parts(m, c, rows) : 1;
 
-  if (cparts > 1) {
+  if (tiny && m->dtype == MLP_F32) {
+    tiny_net_f32(m, x, rows, c->z[m->n_layers - 1], y);
+  } else if (tiny) {
+    tiny_net_f64(m, x, rows, c->z[m->n_layers - 1], y);
+  } else if (cparts > 1) {
     split_task t = {m, c, x, y, rows};
     mlp__pool_run(c->pool, cparts, cols_run, &t);
     if (c->flags & MLP_CTX_KEEP)

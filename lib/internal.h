@@ -31,6 +31,8 @@ struct mlp_model {
   mlp_layout storage; /* layout of every W_k in params */
   size_t n_layers;
   size_t max_width;   /* max over widths[1..N] */
+  size_t tiny_rows;   /* chunks up to this many rows take forward.c's
+                         tiny-net path (0: never); see mlp__tiny_rows */
   size_t *widths;     /* n_layers + 1 */
   mlp__layer *layers; /* n_layers, layers[k-1] is layer k */
   void *params;       /* W_1, b_1, ..., 64-byte aligned */
@@ -113,6 +115,9 @@ static inline void *mlp__w(const mlp_model *m, size_t k) {
 static inline void *mlp__b(const mlp_model *m, size_t k) {
   return (char *)m->params + m->layers[k - 1].b_off * m->elem;
 }
+
+/* The tiny_rows of a model with these layers (forward.c). */
+size_t mlp__tiny_rows(const mlp__layer *layers, size_t n_layers);
 
 /* Validates that ctx belongs to model; `where` names the calling function
  * in the message. */

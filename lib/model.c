@@ -107,6 +107,7 @@ int mlp_model_create(mlp_model **model, mlp_dtype dtype, size_t n_layers,
     if (l->out > m->max_width)
       m->max_width = l->out;
   }
+  m->tiny_rows = mlp__tiny_rows(m->layers, n_layers);
   *model = m;
   return MLP_OK;
 

@@ -26,8 +26,7 @@ static void fill_random(mlp_model *m, uint64_t seed) {
       ck_assert_int_eq(mlp_model_set_slope(m, k, 0.1), MLP_OK);
 }
 
-static void *random_input(mlp_dtype dt, size_t n, uint64_t seed,
-                          double amp) {
+static void *random_input(mlp_dtype dt, size_t n, uint64_t seed, double amp) {
   void *x = malloc(n * (dt == MLP_F32 ? 4 : 8));
   uint64_t s = seed | 1;
   for (size_t i = 0; i < n; i++)
@@ -73,8 +72,8 @@ static void check_model(mlp_model *m, size_t batch, double amp,
       ck_assert_msg(fabs(g - ref[i]) <= tol,
                     "%s, %s, %s, batch %zu, element [%zu][%zu]: got %.17g, "
                     "want %.17g (tol %.3g)",
-                    what, mlp_dtype_name(dt), mlp_kernels_name(sets[s]),
-                    batch, i / out, i % out, g, ref[i], tol);
+                    what, mlp_dtype_name(dt), mlp_kernels_name(sets[s]), batch,
+                    i / out, i % out, g, ref[i], tol);
     }
   }
   mlp_ctx_free(c);
@@ -100,8 +99,8 @@ START_TEST(every_activation_width_batch) {
          wi += quick ? 3 : 1) {
       const size_t w = widths_to_test[wi], widths[] = {w, w};
       for (size_t bi = 0; bi < 3; bi++) {
-        const size_t batch = batches[bi] < max_batch_rows ? batches[bi]
-                                                          : max_batch_rows;
+        const size_t batch =
+            batches[bi] < max_batch_rows ? batches[bi] : max_batch_rows;
         char what[64];
         mlp_model *m;
         ck_assert_int_eq(
@@ -127,11 +126,10 @@ START_TEST(mixed_deep_nets_both_layouts_chunked) {
   for (int d = 0; d < 2; d++) {
     for (int l = 0; l < 2; l++) {
       mlp_model *m;
-      ck_assert_int_eq(mlp_model_create(&m, d ? MLP_F64 : MLP_F32, 4,
-                                        widths, acts,
-                                        l ? MLP_LAYOUT_OUT_IN
-                                          : MLP_LAYOUT_IN_OUT),
-                       MLP_OK);
+      ck_assert_int_eq(
+          mlp_model_create(&m, d ? MLP_F64 : MLP_F32, 4, widths, acts,
+                           l ? MLP_LAYOUT_OUT_IN : MLP_LAYOUT_IN_OUT),
+          MLP_OK);
       fill_random(m, 99 + (uint64_t)l);
       check_model(m, 1, 1.0, 1, "mixed batch 1");
       check_model(m, rows, 1.0, rows, "mixed whole");
@@ -164,8 +162,7 @@ START_TEST(keep_and_plain_agree) {
   for (size_t i = 0; i < 40 * 20; i++)
     x[i] = (float)tu_range(&s, -2, 2);
   ck_assert_int_eq(mlp_ctx_create(&plain, m, 40, 0, NULL, 0), MLP_OK);
-  ck_assert_int_eq(mlp_ctx_create(&kept, m, 40, MLP_CTX_KEEP, NULL, 0),
-                   MLP_OK);
+  ck_assert_int_eq(mlp_ctx_create(&kept, m, 40, MLP_CTX_KEEP, NULL, 0), MLP_OK);
   ck_assert_int_eq(mlp_ctx_layer(plain, 2, &z, &yk, &rows), MLP_ERR_STATE);
   ck_assert_int_eq(mlp_forward(m, plain, x, 40, y1), MLP_OK);
   ck_assert_int_eq(mlp_forward(m, kept, x, 40, y2), MLP_OK);
@@ -185,6 +182,72 @@ START_TEST(keep_and_plain_agree) {
   mlp_ctx_free(plain);
   mlp_ctx_free(kept);
   mlp_model_free(m);
+}
+END_TEST
+
+/*
+ * Nets whose widths are all <= 16 run a chunk of few rows through a path
+ * of their own (row by row through every layer, without the BLAS); a KEEP
+ * context always takes the layer-by-layer path. Both give the same Y_N
+ * and Z_N, to the bit for the activations that path computes itself and
+ * within a few ulps for the others (the kernel sets differ), for every
+ * activation in the middle and at the end, both dtypes and layouts, and
+ * for batches on both sides of the path's row limit.
+ */
+START_TEST(tiny_net_matches_layer_path) {
+  const mlp_act act = (mlp_act)_i;
+  const size_t widths[] = {3, 16, 5, 2};
+  const size_t batches_here[] = {1, 2, 7, 40, 300};
+
+  for (int d = 0; d < 2; d++) {
+    const mlp_dtype dt = d ? MLP_F64 : MLP_F32;
+    const size_t e = d ? 8 : 4;
+    for (int l = 0; l < 2; l++) {
+      const mlp_act acts[] = {act, MLP_ACT_TANH, act};
+      mlp_model *m;
+      ck_assert_int_eq(
+          mlp_model_create(&m, dt, 3, widths, acts,
+                           l ? MLP_LAYOUT_OUT_IN : MLP_LAYOUT_IN_OUT),
+          MLP_OK);
+      fill_random(m, 17 + (uint64_t)l);
+      for (size_t bi = 0; bi < 5; bi++) {
+        const size_t batch = batches_here[bi];
+        void *x = random_input(dt, batch * 3, 7 + batch, 3.0);
+        void *y1 = malloc(batch * 2 * e), *y2 = malloc(batch * 2 * e);
+        const void *z1, *z2, *yk;
+        size_t rows;
+        mlp_ctx *plain, *kept;
+        ck_assert_int_eq(mlp_ctx_create(&plain, m, batch, 0, NULL, 0), MLP_OK);
+        ck_assert_int_eq(mlp_ctx_create(&kept, m, batch, MLP_CTX_KEEP, NULL, 0),
+                         MLP_OK);
+        ck_assert_int_eq(mlp_ctx_set_kernels(kept, MLP_KERNELS_REFERENCE),
+                         MLP_OK);
+        ck_assert_int_eq(mlp_forward(m, plain, x, batch, y1), MLP_OK);
+        ck_assert_int_eq(mlp_forward(m, kept, x, batch, y2), MLP_OK);
+        ck_assert_int_eq(mlp_ctx_layer(plain, 3, &z1, &yk, &rows), MLP_OK);
+        ck_assert_ptr_eq(yk, y1);
+        ck_assert_uint_eq(rows, batch);
+        ck_assert_int_eq(mlp_ctx_layer(kept, 3, &z2, &yk, &rows), MLP_OK);
+        for (size_t i = 0; i < batch * 2; i++) {
+          double a = tu_get(dt, y1, i), b = tu_get(dt, y2, i);
+          double za = tu_get(dt, z1, i), zb = tu_get(dt, z2, i);
+          double tol = 64 * (d ? DBL_EPSILON : FLT_EPSILON);
+          ck_assert_msg(fabs(a - b) <= tol * fmax(1, fabs(b)) &&
+                            fabs(za - zb) <= tol * fmax(1, fabs(zb)),
+                        "%s %s layout %d batch %zu [%zu]: y %.17g vs %.17g, "
+                        "z %.17g vs %.17g",
+                        mlp_act_name(act), mlp_dtype_name(dt), l, batch, i, a,
+                        b, za, zb);
+        }
+        mlp_ctx_free(plain);
+        mlp_ctx_free(kept);
+        free(x);
+        free(y1);
+        free(y2);
+      }
+      mlp_model_free(m);
+    }
+  }
 }
 END_TEST
 
@@ -234,13 +297,12 @@ START_TEST(layouts_round_trip) {
       w_out_in[j * 3 + i] = w_in_out[i * 4 + j];
   for (int st = 0; st < 2; st++) {
     mlp_model *m;
-    ck_assert_int_eq(mlp_model_create(&m, MLP_F32, 1, widths, &act,
-                                      st ? MLP_LAYOUT_OUT_IN
-                                         : MLP_LAYOUT_IN_OUT),
-                     MLP_OK);
     ck_assert_int_eq(
-        mlp_model_set_layer(m, 1, w_out_in, MLP_LAYOUT_OUT_IN, NULL),
+        mlp_model_create(&m, MLP_F32, 1, widths, &act,
+                         st ? MLP_LAYOUT_OUT_IN : MLP_LAYOUT_IN_OUT),
         MLP_OK);
+    ck_assert_int_eq(
+        mlp_model_set_layer(m, 1, w_out_in, MLP_LAYOUT_OUT_IN, NULL), MLP_OK);
     ck_assert_int_eq(mlp_model_get_layer(m, 1, back, MLP_LAYOUT_IN_OUT, NULL),
                      MLP_OK);
     ck_assert_mem_eq(back, w_in_out, sizeof back);
@@ -262,6 +324,7 @@ int main(void) {
   tcase_add_loop_test(tc, every_activation_width_batch, 0, MLP_ACT_COUNT);
   tcase_add_test(tc, mixed_deep_nets_both_layouts_chunked);
   tcase_add_test(tc, keep_and_plain_agree);
+  tcase_add_loop_test(tc, tiny_net_matches_layer_path, 0, MLP_ACT_COUNT);
   tcase_add_test(tc, caller_workspace);
   tcase_add_test(tc, layouts_round_trip);
   suite_add_tcase(s, tc);
