@@ -25,13 +25,19 @@
 #define IO_ROWS 5
 #define IO_COLS 6
 
-/* Path of a file under tests/data/datasets (a static buffer). */
+/* Path of a file under tests/data/datasets, written into buf. */
+static inline const char *io_fixture_into(char *buf, size_t size,
+                                          const char *name) {
+  const char *root = getenv("MLP_TEST_DATA");
+  snprintf(buf, size, "%s/datasets/%s", root != NULL ? root : MLP_TEST_DATA,
+           name);
+  return buf;
+}
+
+/* The same in a static buffer: not for tests that run threads. */
 static inline const char *io_fixture(const char *name) {
   static char path[4096];
-  const char *root = getenv("MLP_TEST_DATA");
-  snprintf(path, sizeof path, "%s/datasets/%s",
-           root != NULL ? root : MLP_TEST_DATA, name);
-  return path;
+  return io_fixture_into(path, sizeof path, name);
 }
 
 /* The fixture element at flat index i for a numpy kind 'b' 'u' 'i' 'f'. */

@@ -109,7 +109,9 @@ static void *read_files(void *arg) {
     mlp_dataset_options_init(&o);
     o.dtype = MLP_F64;
     mlp_dataset *ds;
-    if (mlp_dataset_open(&ds, io_fixture(files[f]), &o) != MLP_OK)
+    char path[4096];
+    if (mlp_dataset_open(&ds, io_fixture_into(path, sizeof path, files[f]),
+                         &o) != MLP_OK)
       return NULL;
     double x[64];
     size_t n;
